@@ -1,0 +1,31 @@
+import io
+import json
+import logging
+
+from shared.observability import JsonFormatter, correlation, log_event, redact_url
+
+LINK = ("https://s3.fr-par.scw.cloud/bucket/id/b.custom?X-Amz-Credential=SCWKEY%2F2025"
+        "&X-Amz-Signature=197c6051bd")
+
+
+def test_redact_url_drops_query_and_userinfo():
+    assert redact_url(LINK) == "https://s3.fr-par.scw.cloud/bucket/id/b.custom?<redacted>"
+    assert redact_url("https://user:pw@host:8443/p") == "https://host:8443/p"
+
+
+def test_json_lines_carry_correlation_id_and_never_a_presigned_query():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("test.obs")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with correlation("cid-1"):
+            log_event(logger, f"fetching {LINK}", url=LINK, size=3)
+        line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    finally:
+        logger.removeHandler(handler)
+    assert line["cid"] == "cid-1" and line["size"] == 3
+    assert "Signature" not in stream.getvalue() and "SCWKEY" not in stream.getvalue()
+    assert line["url"].endswith("?<redacted>")
