@@ -108,11 +108,13 @@ class ScalewayAPIError(BackupExportError):
         api_type: str | None = None,
         request_id: str | None = None,
         details: Any = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message, details=details)
         self.api_status = api_status
         self.api_type = api_type
         self.request_id = request_id
+        self.retry_after = retry_after  # seconds the API asked us to wait, when it said so
 
 
 class ScalewayInvalidArguments(ScalewayAPIError):

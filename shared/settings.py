@@ -20,6 +20,8 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Annotated
 
+from shared.errors import ConfigurationError
+
 DEFAULT_KEY_TEMPLATE = "{database_name}/{created_at:%Y/%m/%d}/{backup_id}.dump"
 SCALEWAY_S3_HOSTS = "s3.fr-par.scw.cloud,s3.nl-ams.scw.cloud,s3.pl-waw.scw.cloud,s3.it-mil.scw.cloud"
 
@@ -54,7 +56,10 @@ def read_scw_config(path: Path, profile: str | None) -> dict[str, Any]:
     values = {k: raw[k] for k in _SCW_FILE_KEYS if raw.get(k) is not None}
     name = profile or raw.get("active_profile")
     if name and name != "default":
-        chosen = (raw.get("profiles") or {}).get(name) or {}
+        profiles = raw.get("profiles") or {}
+        if name not in profiles:  # as the scw CLI does: a missing profile is an error, not a fallback
+            raise ConfigurationError(f"profile {name!r} is not in the scw config file {path}")
+        chosen = profiles[name] or {}
         values.update({k: chosen[k] for k in _SCW_FILE_KEYS if chosen.get(k) is not None})
     return {_SCW_FILE_KEYS[k]: v for k, v in values.items()}
 
@@ -64,8 +69,13 @@ class ScwConfigFileSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        profile = os.environ.get("SCW_PROFILE")
-        return read_scw_config(scw_config_path(), profile)
+        # Explicit values and the environment (earlier sources) choose the file and profile.
+        state = self.current_state
+        environ = dict(os.environ)
+        if state.get("scw_config_path"):
+            environ["SCW_CONFIG_PATH"] = str(state["scw_config_path"])
+        profile = state.get("scw_profile") or os.environ.get("SCW_PROFILE")
+        return read_scw_config(scw_config_path(environ), profile)
 
 
 CommaList = Annotated[list[str], NoDecode]
@@ -107,7 +117,7 @@ class Settings(BaseSettings):
     copy_function_token: SecretStr | None = None
 
     # --- Inbound auth --------------------------------------------------------------------------
-    http_auth_tokens: CommaList = Field(default_factory=list)
+    http_auth_tokens: CommaList = Field(default_factory=list, repr=False)
 
     # --- Dispatch policy -----------------------------------------------------------------------
     max_age_hours: float = Field(default=36.0, gt=0)
@@ -122,7 +132,7 @@ class Settings(BaseSettings):
     keep_days: float | None = Field(default=None, gt=0)
 
     # --- Notifications -------------------------------------------------------------------------
-    notify_targets: str = "[]"  # JSON list of {"url", "format", "secret", "events"}
+    notify_targets: str = Field(default="[]", repr=False)  # JSON list of {"url", "format", "secret", "events"}
 
     # --- Logging -------------------------------------------------------------------------------
     log_level: str = "INFO"
