@@ -82,7 +82,9 @@ CommaList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True)
+    model_config = SettingsConfigDict(
+        extra="ignore", case_sensitive=False, populate_by_name=True, hide_input_in_errors=True
+    )
 
     # --- Scaleway API -----------------------------------------------------------------------
     scw_access_key: str | None = None
