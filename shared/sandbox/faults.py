@@ -1,0 +1,155 @@
+"""Faults to inject and counters to read back, settable from Python or over HTTP.
+
+Every random choice comes from one RNG seeded by the config, so a test that sets an error
+rate sees the same sequence of failures on every run. Download faults are counted down:
+"the next M downloads" are cut, lie about their length, or are refused.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+ROUTES = ("list_databases", "get_database", "list_backups", "get_backup", "export_backup", "download")
+
+
+@dataclass
+class RouteFault:
+    error_rate: float = 0.0
+    status: int = 500
+    delay_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class DownloadFault:
+    """What to do to one download: ``cut`` after N bytes, declare ``extra`` bytes, or ``forbid``."""
+
+    kind: str
+    cut_after: int = 0
+    extra_bytes: int = 0
+
+
+@dataclass
+class Faults:
+    seed: int = 0
+    routes: dict[str, RouteFault] = field(default_factory=dict)
+    burst_429: int = 0
+    _download: list[DownloadFault] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    # --- setting -------------------------------------------------------------------------------
+
+    def set_error_rate(self, route: str, rate: float, status: int = 500) -> None:
+        """Answer ``status`` to a share ``rate`` (0..1) of the requests to ``route``."""
+        with self._lock:
+            fault = self.routes.setdefault(_known(route), RouteFault())
+            fault.error_rate, fault.status = rate, status
+
+    def set_delay(self, route: str, seconds: float) -> None:
+        with self._lock:
+            self.routes.setdefault(_known(route), RouteFault()).delay_seconds = seconds
+
+    def add_429_burst(self, count: int) -> None:
+        """The next ``count`` API requests get a bare 429, whatever the limiter says."""
+        with self._lock:
+            self.burst_429 += count
+
+    def cut_downloads(self, after_bytes: int, count: int = 1) -> None:
+        self._queue(DownloadFault("cut", cut_after=after_bytes), count)
+
+    def wrong_length_downloads(self, count: int = 1, extra_bytes: int = 1024) -> None:
+        """Declare ``extra_bytes`` more than the body holds, send the body, then close."""
+        self._queue(DownloadFault("wrong_length", extra_bytes=extra_bytes), count)
+
+    def forbid_downloads(self, count: int = 1) -> None:
+        self._queue(DownloadFault("forbid"), count)
+
+    def _queue(self, fault: DownloadFault, count: int) -> None:
+        with self._lock:
+            self._download.extend([fault] * count)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.routes.clear()
+            self.burst_429 = 0
+            self._download.clear()
+            self._rng = random.Random(self.seed)
+
+    # --- deciding (called by the server for each request) --------------------------------------
+
+    def take_429(self) -> bool:
+        with self._lock:
+            if self.burst_429 <= 0:
+                return False
+            self.burst_429 -= 1
+            return True
+
+    def delay_for(self, route: str) -> float:
+        fault = self.routes.get(route)
+        return fault.delay_seconds if fault else 0.0
+
+    def error_for(self, route: str) -> int | None:
+        """The status to fail this request with, or None to answer normally."""
+        with self._lock:
+            fault = self.routes.get(route)
+            if fault is None or fault.error_rate <= 0:
+                return None
+            return fault.status if self._rng.random() < fault.error_rate else None
+
+    def take_download_fault(self) -> DownloadFault | None:
+        with self._lock:
+            return self._download.pop(0) if self._download else None
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "routes": {name: vars(fault).copy() for name, fault in self.routes.items()},
+                "burst_429": self.burst_429,
+                "pending_download_faults": [vars(f).copy() for f in self._download],
+            }
+
+
+def _known(route: str) -> str:
+    if route not in ROUTES:
+        raise ValueError(f"unknown route {route!r}; one of {', '.join(ROUTES)}")
+    return route
+
+
+@dataclass
+class Stats:
+    """What the server answered: requests per route, 429s, injected errors, bytes downloaded."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    rate_limited: int = 0
+    injected_errors: int = 0
+    download_bytes: int = 0
+    exports: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, name: str, amount: int = 1) -> None:
+        with self._lock:
+            if name in ROUTES:
+                self.requests[name] += amount
+            else:
+                setattr(self, name, getattr(self, name) + amount)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.rate_limited = self.injected_errors = self.download_bytes = self.exports = 0
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": {route: self.requests[route] for route in ROUTES},
+                "rate_limited": self.rate_limited,
+                "injected_errors": self.injected_errors,
+                "download_bytes": self.download_bytes,
+                "exports": self.exports,
+            }
