@@ -116,7 +116,8 @@ class Settings(BaseSettings):
     queue_access_key: str | None = None
     queue_secret_key: SecretStr | None = None
     copy_function_url: str | None = None
-    copy_function_token: SecretStr | None = None
+    copy_function_token: SecretStr | None = None  # IAM key: X-Auth-Token for the private function
+    copy_function_bearer_token: SecretStr | None = None  # one of the copy function's HTTP_AUTH_TOKENS
 
     # --- Inbound auth --------------------------------------------------------------------------
     http_auth_tokens: CommaList = Field(default_factory=list, repr=False)
