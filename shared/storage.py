@@ -1,0 +1,240 @@
+"""Object storage adapter: the only code that talks to S3 through boto3.
+
+``ObjectStore`` receives a boto3 S3 client (tests pass one pointed at moto); ``from_settings``
+builds the real one lazily with the checksum settings Scaleway needs: boto3 >= 1.36 would
+otherwise send ``aws-chunked`` bodies with an ``x-amz-trailer`` that Scaleway rejects.
+Every botocore error becomes a ``StorageError`` (``from exc``); messages name the key, never
+a URL. Part bodies do not go through boto3 at all: ``upload_part_url`` presigns a PUT that
+``shared.transfer`` streams to.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Iterator
+
+from shared.errors import ConfigurationError, StorageError
+from shared.keys import is_ours
+from shared.parts import MAX_PART_SIZE, iter_parts, part_size_for
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
+
+PRESIGN_SECONDS = 3600
+COPY_PART_SIZE = 1 << 30  # server-side copy parts: few requests, each well within the read timeout
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    etag: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    storage_class: str = "STANDARD"
+    last_modified: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OpenUpload:
+    key: str
+    upload_id: str
+    initiated: datetime | None = None
+
+
+def s3_config() -> Any:
+    from botocore.config import Config
+
+    return Config(
+        signature_version="s3v4",
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        s3={"addressing_style": "path"},
+        retries={"mode": "standard", "max_attempts": 5},
+        connect_timeout=10,
+        read_timeout=60,
+    )
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code") or type(exc).__name__)
+
+
+@contextmanager
+def _translated(operation: str, key: str) -> Iterator[None]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise StorageError(f"{operation} failed for {key!r}: {_error_code(exc)}") from exc
+
+
+def _strip(etag: str) -> str:
+    return etag.strip('"')
+
+
+class ObjectStore:
+    def __init__(self, s3_client: Any, bucket: str, *, copy_limit: int = MAX_PART_SIZE,
+                 copy_part_size: int = COPY_PART_SIZE) -> None:
+        self.s3 = s3_client
+        self.bucket = bucket
+        self.copy_limit = copy_limit  # the largest object one CopyObject may copy
+        self.copy_part_size = copy_part_size
+
+    @classmethod
+    def from_settings(cls, settings: "Settings") -> "ObjectStore":
+        if not settings.backup_bucket:
+            raise ConfigurationError("BACKUP_BUCKET is not set")
+        import boto3  # lazy: heavy, and some paths never touch storage
+
+        key, secret = settings.s3_credentials
+        client = boto3.client(
+            "s3",
+            endpoint_url=settings.s3_endpoint,
+            region_name=settings.s3_region_name,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            config=s3_config(),
+        )
+        return cls(client, settings.backup_bucket)
+
+    # --- objects ---------------------------------------------------------------------------
+
+    def head(self, key: str) -> StoredObject | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            resp = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise StorageError(f"head failed for {key!r}: {_error_code(exc)}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"head failed for {key!r}: {_error_code(exc)}") from exc
+        return StoredObject(
+            key=key,
+            size=int(resp.get("ContentLength", 0)),
+            etag=_strip(resp.get("ETag", "")),
+            metadata={k.lower(): v for k, v in (resp.get("Metadata") or {}).items()},
+            storage_class=resp.get("StorageClass") or "STANDARD",
+            last_modified=resp.get("LastModified"),
+        )
+
+    def list_copies(self, prefix: str) -> list[StoredObject]:
+        """Our copies under ``prefix`` (recognised by metadata; anything else is left alone)."""
+        found: list[StoredObject] = []
+        with _translated("list", prefix):
+            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+        for key in keys:
+            obj = self.head(key)
+            if obj is not None and is_ours(obj.metadata):
+                found.append(obj)
+        return found
+
+    def delete(self, key: str) -> None:
+        with _translated("delete", key):
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def iter_object(self, key: str, chunk: int = 1 << 20) -> Iterator[bytes]:
+        """The stored bytes, streamed (used to hash a copy that was uploaded in several runs)."""
+        with _translated("get", key):
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+            try:
+                yield from body.iter_chunks(chunk)
+            finally:
+                body.close()
+
+    # --- multipart -------------------------------------------------------------------------
+
+    def create_multipart(self, key: str, metadata: dict[str, str], storage_class: str = "STANDARD") -> str:
+        with _translated("create multipart upload", key):
+            resp = self.s3.create_multipart_upload(
+                Bucket=self.bucket, Key=key, Metadata=metadata, StorageClass=storage_class,
+                ContentType="application/octet-stream",
+            )
+        return resp["UploadId"]
+
+    def upload_part_url(self, key: str, upload_id: str, part_number: int, expires: int = PRESIGN_SECONDS) -> str:
+        with _translated("presign", key):
+            return self.s3.generate_presigned_url(
+                "upload_part",
+                Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+                ExpiresIn=expires,
+            )
+
+    def complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> str:
+        """Complete with ``(part_number, etag)`` pairs; returns the object's ETag."""
+        body = {"Parts": [{"PartNumber": n, "ETag": f'"{_strip(e)}"'} for n, e in sorted(parts)]}
+        with _translated("complete multipart upload", key):
+            resp = self.s3.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload=body
+            )
+        return _strip(resp.get("ETag", ""))
+
+    def abort(self, key: str, upload_id: str) -> None:
+        with _translated("abort multipart upload", key):
+            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+
+    def list_parts(self, key: str, upload_id: str) -> list[tuple[int, str, int]]:
+        """``(part_number, etag, size)`` of the parts the store holds for an open upload."""
+        with _translated("list parts", key):
+            pages = self.s3.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            return [(p["PartNumber"], _strip(p["ETag"]), int(p["Size"])) for page in pages for p in page.get("Parts", [])]
+
+    def list_open_uploads(self, prefix: str = "") -> list[OpenUpload]:
+        with _translated("list multipart uploads", prefix):
+            pages = self.s3.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=prefix)
+            return [
+                OpenUpload(u["Key"], u["UploadId"], u.get("Initiated"))
+                for page in pages for u in page.get("Uploads", [])
+            ]
+
+    # --- publishing ------------------------------------------------------------------------
+
+    def replace_metadata(
+        self, key: str, metadata: dict[str, str], storage_class: str, size: int, *, if_match: str | None = None
+    ) -> None:
+        """Rewrite the object's metadata (and storage class) by copying it onto itself.
+
+        ``if_match`` (an ETag) makes sure the object is still the one we verified. Objects
+        above 5 GiB cannot be copied in one request: they are copied part by part.
+        """
+        if size <= self.copy_limit:
+            extra = {"CopySourceIfMatch": f'"{if_match}"'} if if_match else {}
+            with _translated("replace metadata", key):
+                self.s3.copy_object(
+                    Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": key},
+                    Metadata=metadata, MetadataDirective="REPLACE", StorageClass=storage_class,
+                    ContentType="application/octet-stream", **extra,
+                )
+            return
+        self._multipart_copy(key, metadata, storage_class, size, if_match)
+
+    def _multipart_copy(self, key: str, metadata: dict[str, str], storage_class: str, size: int,
+                        if_match: str | None) -> None:
+        upload_id = self.create_multipart(key, metadata, storage_class)
+        extra = {"CopySourceIfMatch": f'"{if_match}"'} if if_match else {}
+        try:
+            etags = []
+            for part in iter_parts(size, max(self.copy_part_size, part_size_for(size))):
+                with _translated("copy part", key):
+                    resp = self.s3.upload_part_copy(
+                        Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=part.number,
+                        CopySource={"Bucket": self.bucket, "Key": key},
+                        CopySourceRange=part.range_header, **extra,
+                    )
+                etags.append((part.number, resp["CopyPartResult"]["ETag"]))
+            self.complete(key, upload_id, etags)
+        except BaseException:
+            self._abort_quietly(key, upload_id)
+            raise
+
+    def _abort_quietly(self, key: str, upload_id: str) -> None:
+        try:
+            self.abort(key, upload_id)
+        except StorageError:
+            pass  # the original error matters more; a bucket lifecycle rule cleans up leftovers
