@@ -1,0 +1,89 @@
+"""The copy function's handler: the platform's HTTP event in, the JSON answer out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from handlers.copy import MAX_BODY, handle
+from shared.keys import META_SHA256
+from shared.sandbox import blobs
+from shared.sandbox.api import SandboxServer
+from tests.fixtures.servers import FAKE_KEY, FAKE_SECRET
+from tests.integration.test_copy_helpers import SMALL, Bucket, bucket, copy_sandbox, job_for  # noqa: F401
+
+TOKEN = "copy-token-0123456789"
+
+
+def event(body: Any = "", method: str = "POST", path: str = "/", token: str | None = TOKEN) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    text = body if isinstance(body, str) else json.dumps(body)
+    return {"httpMethod": method, "path": path, "headers": headers, "body": text}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> pytest.MonkeyPatch:
+    monkeypatch.setenv("SCW_CONFIG_PATH", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("HTTP_AUTH_TOKENS", f"other-token,{TOKEN}")
+    monkeypatch.setenv("HANDOFF_MODE", "inline")
+    return monkeypatch
+
+
+def answer(response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_health_needs_no_token_and_says_nothing(env: pytest.MonkeyPatch) -> None:
+    assert answer(handle(event(method="GET", path="/health", token=None))) == (200, {"status": "ok"})
+
+
+@pytest.mark.parametrize(
+    ("evt", "status", "code"),
+    [
+        (event({}, token=None), 401, "unauthorized"),
+        (event({}, token="wrong-token"), 401, "unauthorized"),
+        (event("{not json"), 400, "invalid_json"),
+        (event("[1, 2]"), 400, "invalid_json"),
+        (event({}, method="PUT"), 405, "method_not_allowed"),
+        (event("x" * (MAX_BODY + 1)), 413, "payload_too_large"),
+    ],
+)
+def test_bad_requests_are_refused(env: pytest.MonkeyPatch, evt: dict[str, Any], status: int, code: str) -> None:
+    got_status, body = answer(handle(evt))
+    assert (got_status, body["error"]["code"]) == (status, code)
+
+
+def test_an_invalid_job_names_the_fields_without_echoing_them(env: pytest.MonkeyPatch,
+                                                              copy_sandbox: SandboxServer) -> None:
+    job = json.loads(job_for(copy_sandbox).model_dump_json())
+    job["backup_id"] = "secret-looking-value"
+    job["surprise"] = "another-value"
+
+    status, body = answer(handle(event(job)))
+
+    assert status == 422 and body["error"]["code"] == "invalid_request"
+    assert body["error"]["details"]["fields"] == ["backup_id", "surprise"]
+    assert "secret-looking-value" not in json.dumps(body) and "another-value" not in json.dumps(body)
+
+
+def test_a_valid_job_is_copied(env: pytest.MonkeyPatch, copy_sandbox: SandboxServer, bucket: Bucket) -> None:
+    for name, value in {
+        "SCW_SECRET_KEY": copy_sandbox.token, "SCW_API_URL": copy_sandbox.base_url,
+        "SCW_DEFAULT_PROJECT_ID": copy_sandbox.project_id, "BACKUP_BUCKET": bucket.name,
+        "S3_ENDPOINT_URL": bucket.endpoint, "S3_REGION": "fr-par", "S3_ACCESS_KEY": FAKE_KEY,
+        "S3_SECRET_KEY": FAKE_SECRET, "DOWNLOAD_HOST_ALLOWLIST": "127.0.0.1",
+    }.items():
+        env.setenv(name, value)
+    job = job_for(copy_sandbox, "blog")
+
+    status, body = answer(handle(event(job.model_dump_json())))
+
+    expected = blobs.sha256_hex(str(job.backup_id), SMALL)
+    assert (status, body["outcome"], body["sha256"]) == (200, "copied", expected)
+    assert bucket.metadata(job.object_key)[META_SHA256] == expected
+    again_status, again = answer(handle(event(job.model_dump_json())))
+    assert (again_status, again["outcome"]) == (200, "already_copied")
