@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 
 .PHONY: demo test bench package deploy-check clean
 
@@ -12,14 +13,27 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Deployment tooling (serverless CLI + Scaleway plugin), exact versions from package-lock.json.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
 demo: $(STAMP)
 	$(PY) -m shared.sandbox.demo
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
 	$(PY) -m pytest -m benchmark -s tests/benchmarks
 
+# Runtime dependencies as musllinux wheels into package/ (shipped in the zip).
+package: $(STAMP)
+	$(PY) scripts/package_runtime.py
+
+# serverless print/package and the plugin's deploy-time validation, all offline.
+deploy-check: $(STAMP) $(NODE_STAMP)
+	$(PY) -m pytest tests/deploy
+
 clean:
-	rm -rf $(VENV) package .serverless .pytest_cache
+	rm -rf $(VENV) package .serverless .pytest_cache node_modules

@@ -1,0 +1,107 @@
+"""serverless.yml resolves, packages, and passes the Scaleway plugin's deploy-time checks."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+from shared.requests import DispatchRequest
+from tests.deploy.serverless_cli import ROOT, run_serverless
+
+ZIP_LIMIT = 100 * 1024 * 1024  # the platform's limit on zipped code
+
+
+def _resolved() -> dict:
+    result = run_serverless("print", "--format", "json")
+    assert result.returncode == 0, result.stdout
+    return json.loads(result.stdout[result.stdout.index("{") :])
+
+
+def test_print_resolves_the_deployment():
+    config = _resolved()
+    provider, functions = config["provider"], config["functions"]
+    assert provider["name"] == "scaleway" and provider["runtime"] == "python311"
+    assert provider["scwRegion"] == "fr-par"
+    assert provider["env"]["HANDOFF_MODE"] == "queue"
+    assert provider["env"]["BACKUP_BUCKET"] == "sdb-backups-test"
+    assert provider["env"]["QUEUE_URL"].endswith("/project-aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee/sdb-backup-export-jobs")
+    assert all(isinstance(v, str) for v in provider["env"].values())
+    assert provider["secret"]["SCW_SECRET_KEY"] == "11111111-2222-3333-4444-555555555555"
+    assert provider["secret"]["NOTIFY_TARGETS"] == "[]"
+    # Queue deliveries carry no bearer token: only dispatch checks HTTP_AUTH_TOKENS.
+    assert "HTTP_AUTH_TOKENS" not in provider["secret"] and "HTTP_AUTH_TOKENS" not in provider["env"]
+    assert functions["dispatch"]["secret"]["HTTP_AUTH_TOKENS"] == "dummy-token"
+    assert "HTTP_AUTH_TOKENS" not in functions["copy"].get("secret", {})
+
+    dispatch, copy = functions["dispatch"], functions["copy"]
+    assert dispatch["handler"] == "handlers/dispatch.handle"
+    assert copy["handler"] == "handlers/copy.handle"
+    for function in (dispatch, copy):
+        assert function["privacy"] == "private" and function["sandbox"] == "v2"
+    schedule = dispatch["events"][0]["schedule"]
+    assert schedule["rate"] == "0 3 * * *"
+    DispatchRequest.model_validate(schedule["input"])  # the cron body is a valid request
+    assert copy["events"][0]["sqs"]["queue"] == "sdb-backup-export-jobs"
+    # The copy's own deadline matches the platform's timeout for it.
+    assert copy["env"]["FUNCTION_TIMEOUT_SECONDS"] == copy["timeout"].rstrip("s")
+
+
+def test_the_file_holds_no_secret_value():
+    raw = yaml.safe_load((ROOT / "serverless.yml").read_text())
+    secrets = {**raw["provider"]["secret"]}
+    for function in raw["functions"].values():
+        secrets.update(function.get("secret", {}))
+    assert {"SCW_SECRET_KEY", "S3_SECRET_KEY", "QUEUE_SECRET_KEY", "HTTP_AUTH_TOKENS", "NOTIFY_TARGETS"} <= set(secrets)
+    for name, value in secrets.items():
+        assert re.fullmatch(r"\$\{env:[A-Z0-9_]+(, *(env:[A-Z0-9_]+|'\[\]'))?\}", value), name
+    assert raw["provider"]["scwToken"].startswith("${env:")
+
+
+def test_zip_ships_code_and_dependencies_only(service_zip, packaged: Path):
+    names = service_zip.namelist()
+    assert {"handlers/dispatch.py", "handlers/copy.py", "shared/settings.py", "shared/models.py"} <= set(names)
+    assert any(n.startswith("package/pydantic_core/") and n.endswith(".so") for n in names)
+    assert any(n.startswith("package/httpx/") for n in names)
+    unwanted = ("tests/", "shared/sandbox/", "node_modules/", ".venv/", "docs/", "scripts/", ".serverless/")
+    assert not [n for n in names if n.startswith(unwanted)]
+    assert "handlers/local.py" not in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert (packaged / "sdb-backup-export.zip").stat().st_size < ZIP_LIMIT
+
+
+def test_deploy_validation_passes_then_the_api_is_refused(packaged: Path):
+    # --package reuses the zip built above (no second packaging); the plugin's validation runs before any API call.
+    result = run_serverless("deploy", "--package", str(packaged))
+    assert result.returncode != 0
+    assert "ECONNREFUSED 127.0.0.1:9" in result.stdout
+    assert "does not exist" not in result.stdout
+    assert "is invalid" not in result.stdout
+
+
+def _deploy_variant(service_copy: Path, old: str, new: str) -> str:
+    path = service_copy / "serverless.yml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    result = run_serverless("deploy", cwd=service_copy)
+    assert result.returncode != 0
+    assert "ECONNREFUSED" not in result.stdout  # stopped before any API call
+    return result.stdout
+
+
+def test_missing_handler_file_fails_validation(service_copy: Path):
+    output = _deploy_variant(service_copy, "handler: handlers/copy.handle", "handler: handlers/kopy.handle")
+    assert "Handler file defined for function copy does not exist (handlers/kopy.handle" in output
+
+
+def test_step_cron_syntax_fails_validation(service_copy: Path):
+    output = _deploy_variant(service_copy, 'rate: "0 3 * * *"', 'rate: "*/5 * * * *"')
+    assert "Trigger Schedule is invalid: */5 * * * *" in output
+
+
+def test_non_string_env_value_fails_validation(service_copy: Path):
+    output = _deploy_variant(service_copy, "HANDOFF_MODE: queue", "HANDOFF_MODE: 3")
+    assert "Variable HANDOFF_MODE: variable is invalid, environment variables may only be strings" in output
