@@ -1,0 +1,44 @@
+"""``make demo`` itself, as a user runs it: exit code, what it prints, nothing left running."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _demo(*args: str) -> subprocess.CompletedProcess[str]:
+    # The default seed's small backups keep this quick; the real demo copies a few hundred MB.
+    argv = [sys.executable, "-m", "shared.sandbox.demo", "--sandbox-config", "default", "--timeout", "120", *args]
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+
+
+def _children_left(output: str) -> list[str]:
+    """Processes still running whose command line names the run's log folder or ports."""
+    ports = set(re.findall(r"127\.0\.0\.1:(\d+)", output))
+    listing = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+    return [line for line in listing if "functions_framework" in line and any(f"--port {p}" in line for p in ports)]
+
+
+@pytest.mark.parametrize("mode", [[], ["--inline"]], ids=["queue", "inline"])
+def test_demo_copies_verifies_and_cleans_up(mode: list[str]):
+    result = _demo("--database", "shop", "--database", "blog", *mode)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dispatch answered 200" in result.stdout
+    assert result.stdout.count("sha256 ok") == 2
+    assert result.stdout.count("backup.copied") == 2
+    assert "all copies verified" in result.stdout
+    assert _children_left(result.stdout) == []
+
+
+def test_demo_exits_non_zero_when_nothing_could_be_copied():
+    result = _demo("--database", "no-such-database")
+    assert result.returncode == 1
+    assert "no copy was started" in result.stdout
+    assert "something failed" in result.stdout
+    assert _children_left(result.stdout) == []
