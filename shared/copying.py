@@ -88,7 +88,7 @@ class CopyClients:
                    Transfer(download, upload, verify_md5=settings.verify_part_md5))
 
     def close(self) -> None:
-        for client in (self.api, self.transfer.download, self.transfer.upload):
+        for client in (self.api, self.transfer, self.transfer.download, self.transfer.upload):
             getattr(client, "close", lambda: None)()
 
 
@@ -329,15 +329,25 @@ class CopyRun:
         self.store.complete(self.key, self.upload_id, [(p.part_number, p.etag) for p in parts])
         self.upload_id = None  # completed: nothing left to abort
         stored = self.store.head(self.key)
+        # A concurrent delivery may have completed and stamped the key since our complete: its
+        # stamp (a server-side copy) changes the ETag, so this check comes before the ETag's.
+        if stored is not None and verified(stored.metadata, self.job):  # it notified, not us
+            report.outcome = "already_copied"
+            return
         if stored is None or stored.size != size or (
                 self.transfer.verify_md5 and stored.etag != multipart_etag([p.etag for p in parts])):
             self._delete_quietly()
             raise IntegrityError("the completed object is not what was uploaded; it was removed")
-        if verified(stored.metadata, self.job):  # a concurrent delivery stamped it first: it notified
-            report.outcome = "already_copied"
-            return
         sha = self.progress.sha256.hexdigest() if self.progress.sha256 is not None else self._read_back()
-        self.store.replace_metadata(self.key, self._metadata(size, sha), self._final_class, size, if_match=stored.etag)
+        try:
+            self.store.replace_metadata(self.key, self._metadata(size, sha), self._final_class, size,
+                                        if_match=stored.etag)
+        except StorageError:
+            again = self.store.head(self.key)  # lost the race to a concurrent stamp: not a failure
+            if again is not None and verified(again.metadata, self.job):
+                report.outcome = "already_copied"
+                return
+            raise
         seconds = time.monotonic() - self.started
         report.outcome, report.size, report.sha256, report.parts = "copied", size, sha, len(parts)
         report.seconds = round(seconds, 3)
