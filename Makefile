@@ -24,8 +24,11 @@ demo: $(STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
 
+# Benchmarks print figures (never part of `make test`). BENCH_SIZES=1GiB,8GiB for the full copy table.
+BENCH_SIZES ?= 1GiB
 bench: $(STAMP)
-	$(PY) -m pytest -m benchmark -s tests/benchmarks
+	$(PY) tests/benchmarks/bench_dispatch.py --databases 1000
+	$(PY) tests/benchmarks/bench_copy.py --sizes $(BENCH_SIZES)
 
 # Runtime dependencies as musllinux wheels into package/ (shipped in the zip).
 package: $(STAMP)

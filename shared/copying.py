@@ -88,7 +88,7 @@ class CopyClients:
                    Transfer(download, upload, verify_md5=settings.verify_part_md5))
 
     def close(self) -> None:
-        for client in (self.api, self.transfer, self.transfer.download, self.transfer.upload):
+        for client in (self.api, self.transfer.download, self.transfer.upload):
             getattr(client, "close", lambda: None)()
 
 

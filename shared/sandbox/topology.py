@@ -132,7 +132,7 @@ def _start_moto(children: Children) -> str:
 
 
 def _create_queues(sqs: Any) -> tuple[str, str]:
-    """The job queue and its dead-letter queue, as docs/deploy.md sets them up on Scaleway."""
+    """The job queue and its dead-letter queue, as the README's deploy steps set them up on Scaleway."""
     dlq_url = sqs.create_queue(QueueName=f"{QUEUE}-dlq", Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     attributes = {
