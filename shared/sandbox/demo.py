@@ -107,14 +107,15 @@ def watch(chain: Any, jobs: list[Job], console: Console, timeout: float) -> bool
             time.sleep(POLL_SECONDS)
 
 
-def verify(chain: Any, job: Job) -> bool:
-    """The object's SHA-256, computed from the bucket, equals the source backup's."""
+def verify(chain: Any, job: Job) -> str | None:
+    """The object's SHA-256, computed from the bucket, when it equals the source backup's."""
     if job.key not in chain.stored():
-        return False
-    return chain.object_sha256(job.key) == chain.expected_sha256(job.backup_id, job.size, job.key)
+        return None
+    sha = chain.object_sha256(job.key)
+    return sha if sha == chain.expected_sha256(job.backup_id, job.size, job.key) else None
 
 
-def results_table(jobs: list[Job], verified: dict[str, bool], *, with_keys: bool) -> Table:
+def results_table(jobs: list[Job], verified: dict[str, str | None], *, with_keys: bool) -> Table:
     """One row per copy; on a narrow terminal the object keys are listed under the table."""
     columns = ["database", "backup (UTC)", "size", *(["object key"] if with_keys else []), "throughput", "verified"]
     table = Table(title="Copies", title_justify="left")
@@ -122,7 +123,7 @@ def results_table(jobs: list[Job], verified: dict[str, bool], *, with_keys: bool
         table.add_column(column, no_wrap=True)
     for job in jobs:
         speed = (job.notice or {}).get("data", {}).get("throughput_mb_s")
-        ok = verified.get(job.key, False)
+        ok = bool(verified.get(job.key))
         cells = [job.database, job.created_at, human_size(job.size), *([job.key] if with_keys else []),
                  f"{speed:.1f} MB/s" if speed else "-", "[green]sha256 ok[/]" if ok else f"[red]NO ({job.state})[/]"]
         table.add_row(*cells)
@@ -174,8 +175,9 @@ def run(args: argparse.Namespace, console: Console) -> bool:
             console.print(results_table(jobs, verified, with_keys=wide))
         else:
             console.print("[red]no copy was started[/]")
-        for job in jobs if not wide else []:
-            console.print(f"  {job.database}: s3://{chain.bucket}/{job.key}", soft_wrap=True)
+        for job in jobs:  # the full key and checksum of each copy, whatever the terminal's width
+            sha = verified.get(job.key) or "not verified"
+            console.print(f"  {job.database}: s3://{chain.bucket}/{job.key}  sha256 {sha}", soft_wrap=True)
         if chain.notifications():
             console.print(notices_table(chain))
         dead = chain.dead_letters()
