@@ -20,37 +20,31 @@ Resume. A continuation carries the upload id and the parts done; it is checked a
 store's ``ListParts`` (a mismatch aborts and restarts from zero). A hash state cannot be
 serialised, so a copy made over several invocations hashes the completed object by reading it
 back from the bucket before stamping the SHA-256.
+
+The steps of one invocation (``CopyRun``) live in ``shared.copy_run``; this module is the entry:
+the report, the clients, the outcome of each error, and the notices.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime, timezone
-from itertools import islice
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
-from shared import keys, notify
-from shared.errors import (BackupExportError, DeadlineExceeded, DownloadHostNotAllowed, DownloadLinkExpired,
-                           ExportNotReady, HandoffError, IntegrityError, InvalidRequest, StorageError)
-from shared.models import Continuation, CopyJob, DatabaseBackup
+from shared.copy_run import (  # noqa: F401  (CopyRun, its constants and ``verified`` stay importable from here)
+    MAX_REEXPORTS, SAFETY_SECONDS, CopyRun, Requeue, verified,
+)
+from shared.errors import BackupExportError, DeadlineExceeded, ExportNotReady
+from shared.models import CopyJob
+from shared.notify_events import copied_event, failed_event
 from shared.observability import log_event
-from shared.parts import check_plan, iter_parts, multipart_etag, part_size_for
-from shared.retention import StoredCopy, select_for_pruning
 from shared.settings import Settings
-from shared.storage import ObjectStore, StoredObject
-from shared.transfer import Progress, Transfer, host_allowed, transfer_clients
+from shared.storage import ObjectStore
+from shared.transfer import Transfer, transfer_clients
 
 logger = logging.getLogger(__name__)
-
-SAFETY_SECONDS = 30.0  # time kept back to complete, hand over and answer
-MAX_REEXPORTS = 2  # a link refused mid-copy is replaced at most this many times per invocation
-
-
-class Requeue(Protocol):
-    def send(self, jobs: list[CopyJob]) -> Any: ...
 
 
 @dataclass
@@ -120,7 +114,7 @@ def run_job(job: CopyJob, settings: Settings, *, clients: CopyClients | None = N
             notifier.close()
 
 
-def _execute(run: "CopyRun", notifier: Any) -> CopyReport:
+def _execute(run: CopyRun, notifier: Any) -> CopyReport:
     job = run.job
     report = CopyReport(outcome="failed", backup_id=str(job.backup_id), key=job.object_key)
     try:
@@ -131,7 +125,7 @@ def _execute(run: "CopyRun", notifier: Any) -> CopyReport:
         else:
             run.copy(report)
             if report.outcome == "copied":
-                report.notifications = _send(notifier, run.copied_event(report))
+                report.notifications = _send(notifier, _copied_event(run, report))
     except ExportNotReady as exc:
         if _past(job.deadline):
             _fail(run, report, exc, notifier)
@@ -145,11 +139,11 @@ def _execute(run: "CopyRun", notifier: Any) -> CopyReport:
     return report
 
 
-def _fail(run: "CopyRun", report: CopyReport, exc: BackupExportError, notifier: Any) -> None:
+def _fail(run: CopyRun, report: CopyReport, exc: BackupExportError, notifier: Any) -> None:
     report.outcome = "failed"
     report.error = _error(exc)
     report.status_code = 503 if exc.retryable and not _past(run.job.deadline) else 200
-    report.notifications = _send(notifier, run.failed_event(exc))
+    report.notifications = _send(notifier, _failed_event(run, exc))
 
 
 def _error(exc: BackupExportError) -> dict[str, Any]:
@@ -190,256 +184,26 @@ def _default_notifier(settings: Settings) -> Any:
     return Notifier.from_settings(settings)
 
 
-def verified(meta: dict[str, str], job: CopyJob) -> bool:
-    """A complete, verified copy of this job's backup (a job without a size trusts the stored one)."""
-    stored = meta.get(keys.META_SIZE, "")
-    size = job.size if job.size is not None else (int(stored) if stored.isdigit() else None)
-    return keys.is_complete_copy(meta, backup_id=job.backup_id, size=size)
+# --- the two notices ------------------------------------------------------------------------
 
 
-class CopyRun:
-    """The steps of one invocation; it owns the multipart upload and aborts it on any failure."""
-
-    def __init__(self, job: CopyJob, settings: Settings, api: Any, store: ObjectStore, transfer: Transfer,
-                 remaining_time: Callable[[], float], requeue: Requeue | None) -> None:
-        self.job, self.settings, self.api, self.store, self.transfer = job, settings, api, store, transfer
-        self.remaining_time, self.requeue = remaining_time, requeue
-        self.started = time.monotonic()
-        self.key = job.object_key
-        self.upload_id: str | None = None
-        self.progress: Progress | None = None
-        self.reexports = 0
-
-    def already_copied(self) -> bool:
-        found = None if self.job.force else self.store.head(self.key)
-        done = found is not None and verified(found.metadata, self.job)
-        if done and self.job.continuation is not None:  # a late continuation: its upload is not needed
-            self._abort(self.job.continuation.upload_id)
-        return done
-
-    def copy(self, report: CopyReport) -> None:
-        backup = self._link()
-        probed, backup = self._on_live_link(backup, self.transfer.probe)
-        size = self._size(backup, probed)
-        self._start(size)
-        try:
-            run = lambda url: self.transfer.run(url, self.progress, self._part_url, self._should_stop)  # noqa: E731
-            finished, backup = self._on_live_link(backup, run)
-            if finished:
-                self._publish(report, size)
-            else:
-                self._hand_over(report)
-        except BaseException:
-            self._abort()
-            raise
-
-    # --- the link -------------------------------------------------------------------------
-
-    def _link(self, stale: str | None = None) -> DatabaseBackup:
-        """A usable link from the API, waiting no longer than this invocation can afford."""
-        budget = min(self.settings.link_wait_seconds, self.remaining_time() - SAFETY_SECONDS)
-        deadline = time.monotonic() + max(0.0, budget)
-        if stale:
-            self.reexports += 1
-            self.api.export_backup(self.job.backup_id, region=self.job.region)
-        backup = self.api.wait_for_download_url(self.job.backup_id, deadline=deadline, region=self.job.region)
-        while stale and backup.download_url == stale:  # the API may show the old link until the export ends
-            if time.monotonic() >= deadline:
-                raise ExportNotReady(f"no new download link for backup {self.job.backup_id} in time")
-            time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
-            backup = self.api.wait_for_download_url(self.job.backup_id, deadline=deadline, region=self.job.region)
-        if backup.database_id != self.job.database_id:
-            raise InvalidRequest("the job's backup belongs to another database")
-        if not host_allowed(backup.download_url or "", self.settings.download_host_allowlist):
-            raise DownloadHostNotAllowed("the download link's host is not in DOWNLOAD_HOST_ALLOWLIST")
-        return backup
-
-    def _on_live_link(self, backup: DatabaseBackup, action: Callable[[str], Any]) -> tuple[Any, DatabaseBackup]:
-        """Run ``action(url)``; a refused link is exported again and the action carried on."""
-        while True:
-            try:
-                return action(backup.download_url or ""), backup
-            except DownloadLinkExpired:
-                if self.reexports >= MAX_REEXPORTS:
-                    raise
-                log_event(logger, "download link refused: exporting again", backup_id=str(self.job.backup_id))
-                backup = self._link(stale=backup.download_url)
-
-    def _size(self, backup: DatabaseBackup, probed: int | None) -> int:
-        size = backup.size if backup.size is not None else self.job.size
-        size = probed if size is None else size
-        if size is None:
-            raise IntegrityError("neither the API nor the download link gives the backup's size")
-        if probed is not None and probed != size:
-            raise IntegrityError(f"the download is {probed} bytes, the backup {size}")
-        if size == 0:
-            raise IntegrityError("the backup is empty")
-        return size
-
-    # --- the upload -----------------------------------------------------------------------
-
-    def _start(self, size: int) -> None:
-        cont = self.job.continuation
-        if cont is not None and self._resumable(cont, size):
-            self.upload_id = cont.upload_id
-            self.progress = Progress(size, cont.part_size, parts=list(cont.parts), sha256=None)
-            log_event(logger, "copy resumed", key=self.key, parts_done=len(cont.parts))
-            return
-        storage_class = "STANDARD" if self._final_class == "GLACIER" else self._final_class
-        self.upload_id = self.store.create_multipart(self.key, self._metadata(size), storage_class)
-        self.progress = Progress(size, part_size_for(size), sha256=hashlib.sha256())
-
-    def _resumable(self, cont: Continuation, size: int) -> bool:
-        """The store must hold exactly the continuation's parts, of the planned sizes."""
-        try:
-            check_plan(size, cont.part_size)  # first: a forged part size must not plan a billion parts
-            held = self.store.list_parts(self.key, cont.upload_id)
-        except (IntegrityError, StorageError) as exc:
-            log_event(logger, "continuation unusable: restarting", logging.WARNING, reason=exc.code)
-            self._abort(cont.upload_id)
-            return False
-        planned = [(p.number, p.length) for p in islice(iter_parts(size, cont.part_size), len(cont.parts))]
-        expected = [(p.part_number, p.etag, p.size) for p in cont.parts]
-        if held != expected or [(n, s) for n, _, s in expected] != planned:
-            log_event(logger, "continuation does not match the store: restarting", logging.WARNING)
-            self._abort(cont.upload_id)
-            return False
-        return True
-
-    def _part_url(self, number: int) -> str:
-        return self.store.upload_part_url(self.key, self.upload_id or "", number)
-
-    def _should_stop(self, seconds_per_part: float) -> bool:
-        return self.requeue is not None and self.remaining_time() < seconds_per_part + SAFETY_SECONDS
-
-    def _hand_over(self, report: CopyReport) -> None:
-        assert self.progress is not None and self.upload_id is not None
-        cont = Continuation(upload_id=self.upload_id, part_size=self.progress.part_size, parts=self.progress.parts)
-        data = self.job.model_dump(mode="json") | {"attempt": self.job.attempt + 1, "continuation": cont.model_dump()}
-        results = self.requeue.send([CopyJob.model_validate(data)]) if self.requeue else []
-        if not results or not all(getattr(r, "ok", True) for r in results):
-            raise HandoffError("the continuation could not be handed over")
-        report.outcome, report.status_code = "continued", 202
-        report.parts, report.size = len(self.progress.parts), self.progress.size
-        log_event(logger, "copy continued", key=self.key, parts_done=len(self.progress.parts))
-
-    def _publish(self, report: CopyReport, size: int) -> None:
-        assert self.progress is not None and self.upload_id is not None
-        parts = self.progress.parts
-        self.store.complete(self.key, self.upload_id, [(p.part_number, p.etag) for p in parts])
-        self.upload_id = None  # completed: nothing left to abort
-        stored = self.store.head(self.key)
-        # A concurrent delivery may have completed and stamped the key since our complete: its
-        # stamp (a server-side copy) changes the ETag, so this check comes before the ETag's.
-        if stored is not None and verified(stored.metadata, self.job):  # it notified, not us
-            report.outcome = "already_copied"
-            return
-        if stored is None or stored.size != size or (
-                self.transfer.verify_md5 and stored.etag != multipart_etag([p.etag for p in parts])):
-            self._delete_quietly()
-            raise IntegrityError("the completed object is not what was uploaded; it was removed")
-        sha = self.progress.sha256.hexdigest() if self.progress.sha256 is not None else self._read_back()
-        try:
-            self.store.replace_metadata(self.key, self._metadata(size, sha), self._final_class, size,
-                                        if_match=stored.etag)
-        except StorageError:
-            again = self.store.head(self.key)  # lost the race to a concurrent stamp: not a failure
-            if again is not None and verified(again.metadata, self.job):
-                report.outcome = "already_copied"
-                return
-            raise
-        seconds = time.monotonic() - self.started
-        report.outcome, report.size, report.sha256, report.parts = "copied", size, sha, len(parts)
-        report.seconds = round(seconds, 3)
-        report.throughput_mb_s = round(self.progress.bytes_per_second / 1e6, 2)
-        self._prune(report)
-
-    def _read_back(self) -> str:
-        """SHA-256 of a copy made over several invocations, from the stored bytes."""
-        digest = hashlib.sha256()
-        for chunk in self.store.iter_object(self.key):
-            digest.update(chunk)
-        return digest.hexdigest()
-
-    def _abort(self, upload_id: str | None = None) -> None:
-        upload_id = upload_id or self.upload_id
-        self.upload_id = None
-        if upload_id:
-            try:
-                self.store.abort(self.key, upload_id)
-            except StorageError as exc:
-                log_event(logger, "abort failed", logging.ERROR, key=self.key, code=exc.code)
-
-    def _delete_quietly(self) -> None:
-        try:
-            self.store.delete(self.key)
-        except StorageError as exc:
-            log_event(logger, "delete of a bad copy failed", logging.ERROR, key=self.key, code=exc.code)
-
-    @property
-    def _final_class(self) -> str:
-        return self.settings.backup_storage_class
-
-    def _metadata(self, size: int, sha256: str | None = None) -> dict[str, str]:
-        job = self.job
-        return keys.copy_metadata(backup_id=job.backup_id, database_id=job.database_id,
-                                  database_name=job.database_name, created_at=job.backup_created_at,
-                                  size=size, db_size=job.db_size, sha256=sha256)
-
-    # --- after the copy -------------------------------------------------------------------
-
-    def _prune(self, report: CopyReport) -> None:
-        """Retention never fails the copy: problems are logged and reported."""
-        s = self.settings
-        if s.keep_last is None and s.keep_days is None:
-            return
-        try:
-            prefix = keys.database_prefix(s.backup_key_template, s.backup_prefix,
-                                          database_name=self.job.database_name, database_id=self.job.database_id)
-            mine = [_stored_copy(o) for o in self.store.list_copies(prefix)
-                    if o.metadata.get(keys.META_DATABASE_ID) == str(self.job.database_id)
-                    and o.metadata.get(keys.META_SHA256)]
-            doomed = select_for_pruning(mine, keep_last=s.keep_last, keep_days=s.keep_days,
-                                        now=datetime.now(timezone.utc), protect={self.key})
-        except BackupExportError as exc:
-            report.prune_errors.append(exc.code)
-            log_event(logger, "pruning skipped", logging.ERROR, code=exc.code)
-            return
-        for copy in doomed:
-            try:
-                self.store.delete(copy.key)
-                report.pruned.append(copy.key)
-            except StorageError as exc:
-                report.prune_errors.append(f"{copy.key}: {exc.code}")
-        log_event(logger, "pruned", deleted=len(report.pruned), errors=len(report.prune_errors))
-
-    def copied_event(self, report: CopyReport) -> Any:
-        job = self.job
-        return notify.copied_event(
-            database_name=job.database_name, database_id=str(job.database_id), backup_id=str(job.backup_id),
-            backup_created_at=job.backup_created_at, size=report.size or 0, duration_seconds=report.seconds or 0.0,
-            bucket=self.store.bucket, key=self.key, endpoint_url=self.settings.s3_endpoint,
-            sha256=report.sha256 or "", run_id=job.run_id)
-
-    def failed_event(self, exc: BackupExportError) -> Any:
-        job, progress = self.job, self.progress
-        done = (f"{len(progress.parts)} part(s) uploaded, then the multipart upload was aborted" if progress
-                else "nothing was uploaded")
-        tried = (f"copy to s3://{self.store.bucket}/{self.key}, attempt {job.attempt}, "
-                 f"{self.reexports} new export(s), {done}")
-        return notify.failed_event(
-            database_name=job.database_name, database_id=str(job.database_id), backup_id=str(job.backup_id),
-            error_code=exc.code, error_message=exc.message, tried=tried, run_id=job.run_id,
-            backup_created_at=job.backup_created_at, size=progress.size if progress else job.size,
-            bucket=self.store.bucket, key=self.key, endpoint_url=self.settings.s3_endpoint)
+def _copied_event(run: CopyRun, report: CopyReport) -> Any:
+    job = run.job
+    return copied_event(
+        database_name=job.database_name, database_id=str(job.database_id), backup_id=str(job.backup_id),
+        backup_created_at=job.backup_created_at, size=report.size or 0, duration_seconds=report.seconds or 0.0,
+        bucket=run.store.bucket, key=run.key, endpoint_url=run.settings.s3_endpoint,
+        sha256=report.sha256 or "", run_id=job.run_id)
 
 
-def _stored_copy(obj: StoredObject) -> StoredCopy:
-    raw = obj.metadata.get(keys.META_CREATED_AT, "")
-    try:
-        created = datetime.fromisoformat(raw) if raw else None
-    except ValueError:
-        created = None
-    created = created or obj.last_modified or datetime.fromtimestamp(0, timezone.utc)
-    return StoredCopy(key=obj.key, backup_id=obj.metadata.get(keys.META_BACKUP_ID, ""), created_at=created,
-                      size=obj.size)
+def _failed_event(run: CopyRun, exc: BackupExportError) -> Any:
+    job, progress = run.job, run.progress
+    done = (f"{len(progress.parts)} part(s) uploaded, then the multipart upload was aborted" if progress
+            else "nothing was uploaded")
+    tried = (f"copy to s3://{run.store.bucket}/{run.key}, attempt {job.attempt}, "
+             f"{run.reexports} new export(s), {done}")
+    return failed_event(
+        database_name=job.database_name, database_id=str(job.database_id), backup_id=str(job.backup_id),
+        error_code=exc.code, error_message=exc.message, tried=tried, run_id=job.run_id,
+        backup_created_at=job.backup_created_at, size=progress.size if progress else job.size,
+        bucket=run.store.bucket, key=run.key, endpoint_url=run.settings.s3_endpoint)

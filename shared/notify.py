@@ -6,6 +6,8 @@ ever shown as ``scheme://host``: in logs, in results and in configuration errors
 and 410 means the endpoint is gone. For the generic format the ``webhook-id`` and body are the same
 on every attempt, while the timestamp and signature are made afresh per attempt: receivers reject
 timestamps more than five minutes old, and a retry-after can push an attempt past that.
+
+The two events are built in ``shared.notify_events`` (``copied_event``, ``failed_event``), re-exported here.
 """
 
 from __future__ import annotations
@@ -17,11 +19,9 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Callable, Literal
-from urllib.parse import quote, urlsplit
-from uuid import UUID
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -32,13 +32,13 @@ from shared.notify_formats import (  # noqa: F401  (the event model is part of t
     EVENT_TYPES, USERNAME, CopyLocation, EventData, EventType, Failure, NotificationEvent, advice_for, clip,
     event_id, human_size, render,
 )
-from shared.observability import log_event, redact_text
+from shared.notify_events import MAX_MESSAGE, copied_event, failed_event  # noqa: F401  (re-exported)
+from shared.observability import log_event
 
 if TYPE_CHECKING:
     from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
-MAX_MESSAGE = 2000
 _ERROR_CODE = re.compile(r"^[a-z_]{1,60}$")  # receivers' short error codes (Slack's "invalid_payload")
 
 
@@ -122,53 +122,6 @@ def _describe(exc: ValidationError) -> str:
             field = "unknown field"  # never echo an unknown key: it may be a pasted URL
         problems.append(f"{field}: {error['msg']}")
     return "; ".join(problems)
-
-
-# --- The two events ------------------------------------------------------------------------------
-
-
-def _location(bucket: str, key: str, endpoint_url: str) -> CopyLocation:
-    url = f"{endpoint_url.rstrip('/')}/{quote(bucket)}/{quote(key)}"
-    return CopyLocation(bucket=bucket, key=key, uri=f"s3://{bucket}/{key}", url=url)
-
-
-def _at(occurred_at: datetime | None) -> datetime:
-    return occurred_at or datetime.now(timezone.utc)
-
-
-def copied_event(
-    *, database_name: str, database_id: str | UUID, backup_id: str | UUID, backup_created_at: datetime | None,
-    size: int, duration_seconds: float, bucket: str, key: str, endpoint_url: str, sha256: str,
-    run_id: str | None = None, occurred_at: datetime | None = None,
-) -> NotificationEvent:
-    throughput = round(size / 1e6 / duration_seconds, 2) if duration_seconds > 0 else None
-    data = EventData(
-        database_name=database_name, database_id=str(database_id), backup_id=str(backup_id),
-        backup_created_at=backup_created_at, run_id=run_id, size_bytes=size, size_human=human_size(size),
-        duration_seconds=round(duration_seconds, 3), throughput_mb_s=throughput,
-        location=_location(bucket, key, endpoint_url), sha256=sha256,
-    )
-    return NotificationEvent(type="backup.copied", id=event_id("backup.copied", str(backup_id)),
-                             timestamp=_at(occurred_at), data=data)
-
-
-def failed_event(
-    *, database_name: str, database_id: str | UUID, backup_id: str | UUID, error_code: str, error_message: str,
-    tried: str, run_id: str | None = None, backup_created_at: datetime | None = None, size: int | None = None,
-    bucket: str | None = None, key: str | None = None, endpoint_url: str | None = None,
-    occurred_at: datetime | None = None,
-) -> NotificationEvent:
-    """``tried`` says what was attempted, e.g. "exported twice, 3 part retries"."""
-    failure = Failure(code=error_code, message=clip(redact_text(error_message), MAX_MESSAGE),
-                      tried=clip(tried, MAX_MESSAGE), advice=advice_for(error_code))
-    where = _location(bucket, key, endpoint_url) if bucket and key and endpoint_url else None
-    data = EventData(
-        database_name=database_name, database_id=str(database_id), backup_id=str(backup_id),
-        backup_created_at=backup_created_at, run_id=run_id, size_bytes=size,
-        size_human=None if size is None else human_size(size), location=where, failure=failure,
-    )
-    return NotificationEvent(type="backup.copy_failed", id=event_id("backup.copy_failed", str(backup_id)),
-                             timestamp=_at(occurred_at), data=data)
 
 
 # --- Delivery --------------------------------------------------------------------------------------

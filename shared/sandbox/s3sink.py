@@ -7,6 +7,9 @@ Create/Complete/AbortMultipartUpload, UploadPart(Copy), ListParts, ListMultipart
 PutObject, HeadObject, CopyObject, DeleteObject, ListObjectsV2. Signatures are not checked.
 Objects keep their size, ETag and metadata, not their bytes (GET answers 501).
 
+This module holds the S3 operations and the server; request plumbing (routing, bodies, replies)
+is in ``shared.sandbox.s3sink_http``, the in-memory state in ``shared.sandbox.s3sink_state``.
+
 Run: ``python -m shared.sandbox.s3sink --port 9000`` (binds 127.0.0.1).
 """
 
@@ -14,132 +17,25 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import itertools
 import re
 import threading
-from collections import deque
-from dataclasses import dataclass, field
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from http.server import ThreadingHTTPServer
+from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
-CHUNK = 1 << 20
+from shared.sandbox.s3sink_http import CHUNK, SinkRequestHandler  # noqa: F401  (CHUNK stays importable from here)
+from shared.sandbox.s3sink_state import SinkObject, SinkState, SinkUpload
+
 _PART_RE = re.compile(r"<PartNumber>(\d+)</PartNumber>")
-
-
-@dataclass
-class SinkObject:
-    size: int
-    etag: str
-    metadata: dict[str, str]
-    storage_class: str = "STANDARD"
-    modified: float = 0.0
-
-
-@dataclass
-class SinkUpload:
-    key: str
-    metadata: dict[str, str]
-    storage_class: str
-    parts: dict[int, tuple[str, int]] = field(default_factory=dict)  # number -> (md5 hex, size)
-
-
-class SinkState:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.objects: dict[tuple[str, str], SinkObject] = {}
-        self.uploads: dict[str, SinkUpload] = {}
-        self.requests: deque[tuple[str, str, dict[str, str]]] = deque(maxlen=10_000)
-        self.bytes_received = 0
-        self._ids = itertools.count(1)
-
-    def new_upload_id(self) -> str:
-        return f"sink-{next(self._ids):08d}"
 
 
 def _xml(tag: str, inner: str) -> bytes:
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<{tag} xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{inner}</{tag}>'.encode()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: "S3Sink"
-
-    def log_message(self, *args: Any) -> None:  # quiet: benchmarks print their own table
-        pass
-
-    # --- plumbing ----------------------------------------------------------------------------
-
-    def _route(self) -> None:
-        parts = urlsplit(self.path)
-        self.query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        bucket, _, key = unquote(parts.path).lstrip("/").partition("/")
-        self.bucket, self.key = bucket, key
-        state = self.server.state
-        # the path and the names of its query parameters (values may be presigned credentials)
-        seen = f"{parts.path}?{'&'.join(sorted(self.query))}" if self.query else parts.path
-        state.requests.append((self.command, seen, {k.lower(): v for k, v in self.headers.items()}))
-        name = f"{self.command.lower()}_{'object' if key else 'bucket'}"
-        getattr(self, name, self._unsupported)()
-
-    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _route
-
-    def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if body or status not in (204, 304):
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if body and self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _error(self, status: int, code: str) -> None:
-        body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{code}</Message></Error>'
-        self._reply(status, body.encode(),
-                    {"Content-Type": "application/xml"})
-
-    def _unsupported(self) -> None:
-        self._drain()
-        self._error(501, "NotImplemented")
-
-    def _drain(self, md5: bool = False) -> tuple[str, int]:
-        """Read the body (Content-Length or chunked), hashing it when asked; keep nothing."""
-        digest = hashlib.md5() if md5 else None
-        total = 0
-        for chunk in self._body_chunks():
-            total += len(chunk)
-            if digest is not None:
-                digest.update(chunk)
-        with self.server.state.lock:
-            self.server.state.bytes_received += total
-        return (digest.hexdigest() if digest else ""), total
-
-    def _body_chunks(self) -> Any:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return
-                yield self.rfile.read(size)
-                self.rfile.readline()
-        remaining = int(self.headers.get("Content-Length") or 0)
-        while remaining > 0:
-            chunk = self.rfile.read(min(CHUNK, remaining))
-            if not chunk:
-                raise ConnectionError("the client closed the connection mid-body")
-            remaining -= len(chunk)
-            yield chunk
-
-    def _body(self) -> bytes:
-        return b"".join(self._body_chunks())
-
-    def _metadata(self) -> dict[str, str]:
-        return {k[11:].lower(): v for k, v in self.headers.items() if k.lower().startswith("x-amz-meta-")}
+class Handler(SinkRequestHandler):
+    """The S3 operations, over ``self.server.state``."""
 
     # --- buckets -----------------------------------------------------------------------------
 
