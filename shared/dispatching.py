@@ -36,7 +36,7 @@ from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-WORKERS = 8  # enough to keep the API's rate limit busy; the client's limiter paces them
+WORKERS = 16  # keeps the rate limit busy while bucket checks and queue sends wait on I/O; the limiter paces them
 FEW = 20  # up to this many named databases: per-database calls beat project-wide listings
 HANDOFF_CHUNK = 10  # one SendMessageBatch
 
