@@ -92,3 +92,14 @@ def test_package_holds_exactly_the_pinned_runtime_dependencies(runtime_package: 
 
 def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_package_holds_exactly_the_pinned_closure(runtime_package: Path):
+    """Every distribution shipped, transitive ones included, is the version constraints/runtime.txt pins."""
+    lines = (ROOT / "constraints" / "runtime.txt").read_text().splitlines()
+    pinned = dict(line.split("==") for line in lines if line and not line.startswith("#"))
+    installed = {}
+    for dist_info in runtime_package.glob("*.dist-info"):
+        meta = HeaderParser().parsestr((dist_info / "METADATA").read_text())
+        installed[_normal(meta["Name"])] = meta["Version"]
+    assert installed == {_normal(name): version for name, version in pinned.items()}
