@@ -7,10 +7,10 @@ NODE_STAMP := node_modules/.installed
 
 .PHONY: demo test bench package deploy-check clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints/dev.txt -e '.[dev]'
 	touch $(STAMP)
 
 # Deployment tooling (serverless CLI + Scaleway plugin), exact versions from package-lock.json.
