@@ -7,6 +7,11 @@ Source: the sandbox's presigned download link (a real server in its own process)
 everything in memory and is too slow for GiBs). Each copy runs as a child process measured with
 ``os.wait4``: CPU = user + sys of the process and the children it reaped; peak RSS = ru_maxrss
 (for a shell pipeline, the largest single process of it, not the sum).
+
+``--one-core`` pins each copying tool (with all its processes and threads) to core 0 and the
+servers to core 1, with ``taskset``: the tool then has a fixed CPU budget, as on a function
+(70 mvCPU at 128 MB), and the servers' work (generating bytes, the sink's MD5 of every part,
+which a real object store does on its own machines) does not come out of it.
 """
 
 from __future__ import annotations
@@ -67,8 +72,12 @@ def human(size: int) -> str:
     return f"{size} B"
 
 
+PIN_TOOL: list[str] = []
+PIN_SERVERS: list[str] = []
+
+
 def start(cmd: list[str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen([*PIN_SERVERS, *cmd], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()
 
@@ -77,7 +86,7 @@ def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float, i
     """Wall seconds, CPU seconds (user+sys incl. reaped children), peak RSS MiB, exit code, stderr."""
     with tempfile.TemporaryFile() as err:
         began = time.monotonic()
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT)
+        proc = subprocess.Popen([*PIN_TOOL, *cmd], env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.monotonic() - began
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -168,7 +177,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1GiB,8GiB")
     parser.add_argument("--tools", default=",".join(TOOLS))
+    parser.add_argument("--one-core", action="store_true", help="each tool on core 0, the servers on core 1")
     args = parser.parse_args()
+    if args.one_core:
+        PIN_TOOL[:], PIN_SERVERS[:] = ["taskset", "-c", "0"], ["taskset", "-c", "1"]
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     tools = [t for t in args.tools.split(",") if t]
     floor = hash_floor()
