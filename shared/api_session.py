@@ -110,9 +110,9 @@ class ApiSession:
                 break
             if total is not None and len(items) >= total:
                 break
-            # A short page ends the listing unless total_count says more remain (a server
-            # capping page_size below what we asked): one more request settles that.
-            if len(batch) < page_size and (total is None or total <= len(items)):
+            # Without total_count a short page ends the listing. With it, more remain (a
+            # server capping page_size below what we asked): one more request settles that.
+            if total is None and len(batch) < page_size:
                 break
         else:
             log_event(logger, "listing stopped at the page limit", logging.WARNING, path=path)

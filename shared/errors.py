@@ -2,7 +2,7 @@
 
 Every class carries the HTTP status our functions answer with and a stable machine code.
 Adapters translate library errors (httpx, botocore) into these with ``raise ... from exc``;
-``handlers`` map them to a response in exactly one place (``shared.http.error_response``).
+``handlers`` map them to a response in exactly one place (``shared.web.error_response``).
 Messages never echo secrets, presigned query strings or raw request input.
 """
 
@@ -52,11 +52,6 @@ class InvalidRequest(RequestError):
 class Unauthorized(RequestError):
     status = 401
     code = "unauthorized"
-
-
-class Forbidden(RequestError):
-    status = 403
-    code = "forbidden"
 
 
 class RouteNotFound(RequestError):

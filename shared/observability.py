@@ -43,10 +43,6 @@ def new_correlation_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-def correlation_id() -> str:
-    return _correlation_id.get()
-
-
 @contextmanager
 def correlation(cid: str | None = None) -> Iterator[str]:
     token = _correlation_id.set(cid or new_correlation_id())
@@ -76,8 +72,13 @@ class JsonFormatter(logging.Formatter):
 
 
 def _safe(value: Any) -> Any:
+    """Redact URLs in strings, also inside dicts and lists (an outcome's ``error.message``)."""
     if isinstance(value, str):
         return redact_text(value)
+    if isinstance(value, dict):
+        return {k: _safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_safe(v) for v in value]
     return value
 
 

@@ -23,7 +23,6 @@ from shared.errors import InvalidRequest, Unauthorized
 from shared.settings import Settings
 from shared.web import Request, check_bearer, parse_json_object
 
-KNOWN_REGIONS = ("fr-par", "nl-ams", "pl-waw")
 REGION_PATTERN = r"^[a-z]{2}-[a-z]{3}$"  # regions the API may add later have the same shape
 MAX_SELECTED = 1000  # one API page; "every database" needs no list at all
 MAX_AGE_LIMIT_HOURS = 24 * 30

@@ -94,13 +94,17 @@ class ScalewayClient:
             timeout=httpx.Timeout(settings.api_timeout_seconds, connect=10),
             follow_redirects=False,
         )
-        return cls(
-            http,
-            region=settings.scw_default_region,
-            project_id=settings.scw_default_project_id,
-            organization_id=settings.scw_default_organization_id,
-            rate_limit=settings.api_rate_limit,
-        )
+        try:
+            return cls(
+                http,
+                region=settings.scw_default_region,
+                project_id=settings.scw_default_project_id,
+                organization_id=settings.scw_default_organization_id,
+                rate_limit=settings.api_rate_limit,
+            )
+        except BaseException:  # a bad region or API URL: don't leak the pool
+            http.close()
+            raise
 
     @property
     def stats(self) -> ClientStats:

@@ -12,7 +12,7 @@ import binascii
 import hmac
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from shared.errors import (
@@ -36,7 +36,6 @@ class Request:
     path: str
     headers: Mapping[str, str]  # lower-cased names
     body: bytes
-    query: Mapping[str, str] = field(default_factory=dict)
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)
@@ -54,7 +53,6 @@ def parse_event(event: Mapping[str, Any] | None, *, max_body: int) -> Request:
     path = str(event.get("path") or "/")
     raw_headers = event.get("headers") or {}
     headers = {str(k).lower(): str(v) for k, v in raw_headers.items()} if isinstance(raw_headers, Mapping) else {}
-    query = event.get("queryStringParameters") or {}
     body_field = event.get("body") or ""
     if not isinstance(body_field, str):
         body_field = json.dumps(body_field)
@@ -70,7 +68,7 @@ def parse_event(event: Mapping[str, Any] | None, *, max_body: int) -> Request:
         body = body_field.encode("utf-8")
     if len(body) > max_body:
         raise PayloadTooLarge(f"the body is larger than {max_body} bytes")
-    return Request(method=method, path=path, headers=headers, body=body, query=dict(query))
+    return Request(method=method, path=path, headers=headers, body=body)
 
 
 def parse_json_object(request: Request, *, allow_empty: bool = True) -> dict[str, Any]:
@@ -91,14 +89,10 @@ def parse_json_object(request: Request, *, allow_empty: bool = True) -> dict[str
     return value
 
 
-def check_bearer(request: Request, tokens: list[str], *, header: str = "authorization") -> None:
+def check_bearer(request: Request, tokens: list[str]) -> None:
     """Constant-time check of ``Authorization: Bearer <token>`` against any configured token."""
-    supplied = request.header(header) or ""
-    if header == "authorization":
-        scheme, _, supplied = supplied.partition(" ")
-        if scheme.lower() != "bearer":
-            supplied = ""
-    supplied = supplied.strip()
+    scheme, _, supplied = (request.header("authorization") or "").partition(" ")
+    supplied = supplied.strip() if scheme.lower() == "bearer" else ""
     ok = False
     for token in tokens:  # compare against every token so timing does not reveal which matched
         ok |= bool(supplied) and hmac.compare_digest(supplied.encode(), token.encode())

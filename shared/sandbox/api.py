@@ -106,7 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
         quota = sandbox.limiter.hit(token or self.client_address[0])
         if sandbox.faults.take_429() or not quota.allowed:
             sandbox.stats.count("rate_limited")
-            return self.send(429, b"", {**self._gateway_headers(quota.headers), "x-envoy-ratelimited": "true"})
+            return self._rate_limited(quota.headers)
         if token != sandbox.token:
             return self._json(routes.Reply(401, routes.DENIED_AUTHENTICATION), quota.headers)
         delay = sandbox.faults.delay_for(route.name)
@@ -129,9 +129,13 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {**self._gateway_headers(extra), "Content-Type": "application/json"}
         self.send(reply.status, body, headers)
 
+    def _rate_limited(self, extra: dict[str, str]) -> None:
+        """The gateway's own 429: no body at all."""
+        self.send(429, b"", {**self._gateway_headers(extra), "x-envoy-ratelimited": "true"})
+
     def _injected(self, status: int, extra: dict[str, str]) -> None:
         if status == 429:
-            return self.send(429, b"", {**self._gateway_headers(extra), "x-envoy-ratelimited": "true"})
+            return self._rate_limited(extra)
         if status in _ENVOY_TEXT:
             headers = {**self._gateway_headers(extra), "Content-Type": "text/plain"}
             return self.send(status, _ENVOY_TEXT[status], headers)

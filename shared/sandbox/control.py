@@ -15,17 +15,15 @@ and answers the pending faults. ``GET /_sandbox/stats`` answers the counters;
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.sandbox.faults import RouteName
 from shared.sandbox.routes import DENIED_AUTHENTICATION, NOT_FOUND, Reply, detail, invalid_arguments
 
 if TYPE_CHECKING:
     from shared.sandbox.api import SandboxServer
-
-RouteName = Literal["list_databases", "get_database", "list_backups", "get_backup", "export_backup", "download"]
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")

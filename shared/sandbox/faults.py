@@ -11,9 +11,10 @@ import random
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
-ROUTES = ("list_databases", "get_database", "list_backups", "get_backup", "export_backup", "download")
+RouteName = Literal["list_databases", "get_database", "list_backups", "get_backup", "export_backup", "download"]
+ROUTES: tuple[str, ...] = get_args(RouteName)
 
 
 @dataclass

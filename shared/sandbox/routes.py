@@ -117,8 +117,35 @@ def _check_order(query: dict[str, list[str]], orders: dict[str, Any], default: s
     return value
 
 
-def _page(items: list[Any], page: int, size: int) -> list[Any]:
-    return items[(page - 1) * size : page * size]
+@dataclass(frozen=True)
+class _Listing:
+    """The scope, paging and order parameters every listing takes, once checked."""
+
+    project: str | None
+    organization: str | None
+    page: int
+    size: int
+    order: tuple[Callable[[Any], Any], bool]
+
+    def owns(self, record: DatabaseRecord | BackupRecord) -> bool:
+        return ((self.project is None or record.project_id == self.project)
+                and (self.organization is None or record.organization_id == self.organization))
+
+    def page_of(self, found: list[Any]) -> list[Any]:
+        key, reverse = self.order
+        found.sort(key=key, reverse=reverse)
+        return found[(self.page - 1) * self.size : self.page * self.size]
+
+
+def _listing(query: dict[str, list[str]], orders: dict[str, Any], default_order: str,
+             details: list[dict[str, str]]) -> _Listing:
+    return _Listing(
+        project=_check_uuid("project_id", _arg(query, "project_id"), details),
+        organization=_check_uuid("organization_id", _arg(query, "organization_id"), details),
+        page=_check_int(query, "page", 1, None, details),
+        size=_check_int(query, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, details),
+        order=orders[_check_order(query, orders, default_order, details)],
+    )
 
 
 def answer(route: Route, query: dict[str, list[str]], state: SandboxState, link: LinkBuilder) -> Reply:
@@ -150,42 +177,23 @@ def _id_name(route_name: str) -> str:
 
 
 def _list_databases(query: dict[str, list[str]], state: SandboxState, details: list[dict[str, str]]) -> Reply:
-    project = _check_uuid("project_id", _arg(query, "project_id"), details)
-    organization = _check_uuid("organization_id", _arg(query, "organization_id"), details)
-    page = _check_int(query, "page", 1, None, details)
-    size = _check_int(query, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, details)
-    key, reverse = DATABASE_ORDERS[_check_order(query, DATABASE_ORDERS, "created_at_asc", details)]
+    listing = _listing(query, DATABASE_ORDERS, "created_at_asc", details)
     if details:
         return invalid_arguments(details)
     name = _arg(query, "name")
-    found = [
-        d for d in state.databases()
-        if (project is None or d.project_id == project)
-        and (organization is None or d.organization_id == organization)
-        and (name is None or name in d.name)
-    ]
-    found.sort(key=key, reverse=reverse)
-    databases = [d.to_json() for d in _page(found, page, size)]
+    found = [d for d in state.databases() if listing.owns(d) and (name is None or name in d.name)]
+    databases = [d.to_json() for d in listing.page_of(found)]
     return Reply(200, {"databases": databases, "total_count": len(found)})
 
 
 def _list_backups(query: dict[str, list[str]], state: SandboxState, link: LinkBuilder,
                   details: list[dict[str, str]]) -> Reply:
     database = _check_uuid("database_id", _arg(query, "database_id"), details)
-    project = _check_uuid("project_id", _arg(query, "project_id"), details)
-    organization = _check_uuid("organization_id", _arg(query, "organization_id"), details)
-    page = _check_int(query, "page", 1, None, details)
-    size = _check_int(query, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, details)
-    key, reverse = BACKUP_ORDERS[_check_order(query, BACKUP_ORDERS, "created_at_desc", details)]
+    listing = _listing(query, BACKUP_ORDERS, "created_at_desc", details)
     if details:
         return invalid_arguments(details)
-    found = [
-        b for b in state.backups(database)
-        if (project is None or b.project_id == project)
-        and (organization is None or b.organization_id == organization)
-    ]
-    found.sort(key=key, reverse=reverse)
-    backups = [render_backup(b, state, link) for b in _page(found, page, size)]
+    found = [b for b in state.backups(database) if listing.owns(b)]
+    backups = [render_backup(b, state, link) for b in listing.page_of(found)]
     return Reply(200, {"backups": backups, "total_count": len(found)})
 
 

@@ -226,7 +226,8 @@ class SandboxState:
                     self._exports[backup_id] = dataclasses.replace(export, expires_at=min(export.expires_at, now))
 
     def link_revoked(self, serial: int) -> bool:
-        return serial < self._revoked_below and serial not in self._spared
+        with self._lock:  # expire_links sets both fields: read them as one
+            return serial < self._revoked_below and serial not in self._spared
 
     # --- reads ---------------------------------------------------------------------------------
 
