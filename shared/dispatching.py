@@ -250,6 +250,17 @@ def _job(entry: PlanEntry, db: Database, report: DispatchReport, request: Dispat
     )
 
 
+def _prepare_one(run: _Run, db: Database) -> DatabaseOutcome:
+    """``run.prepare``, where even an unexpected error stays this database's failure: the
+    others go on, and those already exported are still handed off."""
+    try:
+        return run.prepare(db)
+    except Exception:  # noqa: BLE001 - logged with its traceback, reported as internal_error
+        logger.exception("preparing a database failed unexpectedly")
+        entry = PlanEntry("copy", "unexpected error while preparing", db.id, db.name)
+        return DatabaseOutcome(entry, "failed", "internal_error", "unexpected error; see the logs")
+
+
 def _prepare_and_hand_off(
     run: _Run, databases: list[Database], handoff: Handoff, make_job: Callable[[PlanEntry], CopyJob]
 ) -> list[DatabaseOutcome]:
@@ -258,11 +269,12 @@ def _prepare_and_hand_off(
     if not databases:
         return []
     with ThreadPoolExecutor(max_workers=min(WORKERS, len(databases))) as pool:
-        futures = [pool.submit(run.prepare, db) for db in databases]
+        futures = [pool.submit(_prepare_one, run, db) for db in databases]
         pending: list[DatabaseOutcome] = []
         for future in as_completed(futures):
-            if future.result().status == "exported":
-                pending.append(future.result())
+            outcome = future.result()
+            if outcome.status == "exported":
+                pending.append(outcome)
             if len(pending) >= HANDOFF_CHUNK:
                 _hand_off(pending, handoff, make_job)
                 pending = []

@@ -114,3 +114,29 @@ def test_a_bucket_that_cannot_be_read_exports_nothing_and_says_why(world, copy_s
     assert report.summary == {"failed": 3, "too_old": 2, "no_ready_backup": 1}
     assert report.status == 207 and sent == []
     assert world.api_requests()["export_backup"] == 0
+
+
+def test_an_unexpected_error_for_one_database_does_not_stop_the_others(world):
+    # GIVEN a bucket check that crashes (a bug, not a storage error) for the "blog" key only
+    settings = load_settings()
+    store = ObjectStore.from_settings(settings)
+
+    class CrashOnBlog:
+        def head(self, key):
+            if key.startswith("blog/"):
+                raise RuntimeError("boom")
+            return store.head(key)
+
+    sent: list[CopyJob] = []
+
+    # WHEN dispatching every database
+    with ScalewayClient.from_settings(settings) as api:
+        report = dispatch(DispatchRequest(), settings=settings, api=api, store=CrashOnBlog(),
+                          handoff=InlineHandoff(sent.append), now=datetime.now(timezone.utc), requested_by="http")
+
+    # THEN blog is reported failed (without the exception's text), the others are still handed off
+    outcomes = {o.entry.database_name: o.to_dict() for o in report.databases}
+    assert outcomes["blog"]["status"] == "failed"
+    assert outcomes["blog"]["error"] == {"code": "internal_error", "message": "unexpected error; see the logs"}
+    assert sorted(j.database_name for j in sent) == ["analytics", "shop"]
+    assert report.status == 207
