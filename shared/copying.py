@@ -33,9 +33,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from shared.copy_run import (  # noqa: F401  (CopyRun, its constants and ``verified`` stay importable from here)
-    MAX_REEXPORTS, SAFETY_SECONDS, CopyRun, Requeue, verified,
-)
+from shared.copy_run import CopyRun, Requeue
 from shared.errors import BackupExportError, DeadlineExceeded, ExportNotReady
 from shared.models import CopyJob
 from shared.notify_events import copied_event, failed_event
@@ -82,7 +80,7 @@ class CopyClients:
                    Transfer(download, upload, verify_md5=settings.verify_part_md5))
 
     def close(self) -> None:
-        for client in (self.api, self.transfer.download, self.transfer.upload):
+        for client in (self.api, self.store, self.transfer.download, self.transfer.upload):
             getattr(client, "close", lambda: None)()
 
 

@@ -101,6 +101,10 @@ class ObjectStore:
         )
         return cls(client, settings.backup_bucket)
 
+    def close(self) -> None:
+        """Release the client's connection pool (a warm instance builds a new store per job)."""
+        self.s3.close()
+
     # --- objects ---------------------------------------------------------------------------
 
     def head(self, key: str) -> StoredObject | None:

@@ -90,7 +90,7 @@ class Connections:
 class Progress:
     """What has been copied so far; survives a ``DownloadLinkExpired`` and becomes a continuation.
 
-    ``sha256`` covers bytes ``[0, bytes_done)`` when this process saw all of them, and is None
+    ``sha256`` covers the bytes of ``parts`` when this process saw all of them, and is None
     when earlier parts were copied by another invocation (a hash state cannot be serialised).
     """
 
@@ -100,10 +100,6 @@ class Progress:
     sha256: Any = None
     seconds: float = 0.0  # time spent moving bytes in this process
     bytes_moved: int = 0  # bytes moved by this process
-
-    @property
-    def bytes_done(self) -> int:
-        return sum(p.size for p in self.parts)
 
     @property
     def next_part(self) -> int:
@@ -147,7 +143,7 @@ def _check_part_headers(resp: Any, part: Part, size: int) -> None:
             raise IntegrityError(f"part {part.number}: the download answered another range")
         if match[3] != "*" and int(match[3]) != size:
             raise IntegrityError(f"the download is {match[3]} bytes, the backup {size}")
-    if length is None or int(length) != part.length:
+    if length is None or not length.isdigit() or int(length) != part.length:
         raise IntegrityError(f"part {part.number}: Content-Length {length}, expected {part.length}")
 
 

@@ -107,9 +107,9 @@ def watch(chain: Any, jobs: list[Job], console: Console, timeout: float) -> bool
             time.sleep(POLL_SECONDS)
 
 
-def verify(chain: Any, job: Job) -> str | None:
+def verify(chain: Any, job: Job, stored: dict[str, int]) -> str | None:
     """The object's SHA-256, computed from the bucket, when it equals the source backup's."""
-    if job.key not in chain.stored():
+    if job.key not in stored:
         return None
     sha = chain.object_sha256(job.key)
     return sha if sha == chain.expected_sha256(job.backup_id, job.size, job.key) else None
@@ -169,7 +169,8 @@ def run(args: argparse.Namespace, console: Console) -> bool:
         if not finished:
             console.print(f"[red]copies still running after {args.timeout:.0f}s[/]")
         with console.status("verifying: SHA-256 of each object in the bucket against its source"):
-            verified = {job.key: verify(chain, job) for job in jobs}
+            stored = chain.stored()  # one listing for all the jobs
+            verified = {job.key: verify(chain, job, stored) for job in jobs}
         wide = console.width >= 140
         if jobs:
             console.print(results_table(jobs, verified, with_keys=wide))

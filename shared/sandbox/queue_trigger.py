@@ -67,10 +67,10 @@ class QueueTrigger:
         self.sqs = sqs
         self.queue_url = queue_url
         self.target_url = target_url
+        self.dlq_url = dlq_url if dlq_url is not None else self._redrive_target()  # may raise: before the client
         limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
         self._owns_http = http is None
         self.http = http or httpx.Client(timeout=request_timeout, limits=limits)
-        self.dlq_url = dlq_url if dlq_url is not None else self._redrive_target()
         self.max_tries = max_tries
         self.poll_seconds = poll_seconds
         self.stats = TriggerStats()

@@ -9,10 +9,8 @@ checked against the digest the copy function recorded in the object's metadata.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import secrets
 from contextlib import ExitStack, contextmanager
 from typing import Any, Iterator
 
@@ -21,8 +19,9 @@ from shared.keys import META_SHA256
 from shared.sandbox.processes import Children
 from shared.sandbox.queue_trigger import QueueTrigger, sqs_client
 from shared.sandbox.sink import WebhookSink
-from shared.sandbox.topology import LocalChain, start_function
+from shared.sandbox.topology import LocalChain, run_trigger, sink_target, start_function
 from shared.settings import Settings, load_settings
+from shared.storage import s3_config
 
 
 class RealChain(LocalChain):
@@ -32,12 +31,10 @@ class RealChain(LocalChain):
 
 def _s3_client(settings: Settings) -> Any:
     import boto3  # lazy: heavy
-    from botocore.config import Config
 
     key, secret = settings.s3_credentials
-    config = Config(request_checksum_calculation="when_required", response_checksum_validation="when_required")
     return boto3.client("s3", endpoint_url=settings.s3_endpoint, region_name=settings.s3_region_name,
-                        aws_access_key_id=key, aws_secret_access_key=secret, config=config)
+                        aws_access_key_id=key, aws_secret_access_key=secret, config=s3_config())
 
 
 def _check(settings: Settings) -> None:
@@ -56,8 +53,8 @@ def real_chain(*, inline: bool = False) -> Iterator[RealChain]:
     with ExitStack() as stack:
         children = stack.enter_context(Children())
         sink = stack.enter_context(WebhookSink())
-        secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-        notify = [*settings.notify_target_list, {"url": sink.url + "/hooks/backups", "format": "generic", "secret": secret}]
+        secret, target = sink_target(sink)
+        notify = [*settings.notify_target_list, target]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "NOTIFY_TARGETS": json.dumps(notify),
                "HANDOFF_MODE": "queue" if use_queue else "inline"}
         copy_env = {k: v for k, v in env.items() if k.upper() != "HTTP_AUTH_TOKENS"}  # queue deliveries carry no bearer
@@ -71,9 +68,7 @@ def real_chain(*, inline: bool = False) -> Iterator[RealChain]:
                                    settings.queue_access_key or "", queue_secret)
             chain.queue_url = settings.queue_url
             chain.copy_url = start_function(children, "copy", copy_env)
-            trigger = chain.trigger = QueueTrigger(chain.sqs, settings.queue_url or "", chain.copy_url).start()
-            chain.dlq_url = trigger.dlq_url
-            stack.callback(trigger.stop)
-            stack.callback(children.stop_all)
-            stack.callback(trigger.stop_polling)
+            trigger = QueueTrigger(chain.sqs, settings.queue_url or "", chain.copy_url)
+            chain.trigger = run_trigger(stack, children, trigger)
+            chain.dlq_url = chain.trigger.dlq_url
         yield chain

@@ -19,11 +19,13 @@ import argparse
 import hashlib
 import re
 import threading
+import time
 from email.utils import formatdate
 from http.server import ThreadingHTTPServer
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
+from shared.parts import multipart_etag
 from shared.sandbox.s3sink_http import CHUNK, SinkRequestHandler  # noqa: F401  (CHUNK stays importable from here)
 from shared.sandbox.s3sink_state import SinkObject, SinkState, SinkUpload
 
@@ -92,11 +94,10 @@ class Handler(SinkRequestHandler):
             upload = state.uploads.get(upload_id)
             if upload is None or any(n not in upload.parts for n in numbers) or not numbers:
                 return self._error(400 if upload else 404, "InvalidPart" if upload else "NoSuchUpload")
-            md5s = b"".join(bytes.fromhex(upload.parts[n][0]) for n in numbers)
-            etag = f"{hashlib.md5(md5s).hexdigest()}-{len(numbers)}"
+            etag = multipart_etag([upload.parts[n][0] for n in numbers])
             size = sum(upload.parts[n][1] for n in numbers)
             state.objects[(self.bucket, self.key)] = SinkObject(size, etag, upload.metadata, upload.storage_class,
-                                                               _now())
+                                                               time.time())
             del state.uploads[upload_id]
         inner = f"<Bucket>{escape(self.bucket)}</Bucket><Key>{escape(self.key)}</Key><ETag>&quot;{etag}&quot;</ETag>"
         self._reply(200, _xml("CompleteMultipartUploadResult", inner), {"Content-Type": "application/xml"})
@@ -115,7 +116,7 @@ class Handler(SinkRequestHandler):
                 upload.parts[int(self.query.get("partNumber", "1"))] = (md5, size)
             else:
                 state.objects[(self.bucket, self.key)] = SinkObject(
-                    size, md5, self._metadata(), self.headers.get("x-amz-storage-class", "STANDARD"), _now())
+                    size, md5, self._metadata(), self.headers.get("x-amz-storage-class", "STANDARD"), time.time())
         self._reply(200, b"", {"ETag": f'"{md5}"'})
 
     def _copy(self) -> None:
@@ -131,7 +132,9 @@ class Handler(SinkRequestHandler):
             if wanted and wanted != obj.etag:
                 return self._error(412, "PreconditionFailed")
             if "uploadId" in self.query:  # UploadPartCopy: the range's bytes are not kept, only sized
-                upload = state.uploads[self.query["uploadId"]]
+                upload = state.uploads.get(self.query["uploadId"])
+                if upload is None:
+                    return self._error(404, "NoSuchUpload")
                 first, last = map(int, self.headers["x-amz-copy-source-range"].split("=")[1].split("-"))
                 md5 = hashlib.md5(f"{source}:{first}-{last}".encode()).hexdigest()
                 upload.parts[int(self.query["partNumber"])] = (md5, last - first + 1)
@@ -139,8 +142,8 @@ class Handler(SinkRequestHandler):
             replace = self.headers.get("x-amz-metadata-directive", "COPY").upper() == "REPLACE"
             state.objects[(self.bucket, self.key)] = SinkObject(
                 obj.size, obj.etag, self._metadata() if replace else dict(obj.metadata),
-                self.headers.get("x-amz-storage-class", obj.storage_class), _now())
-        inner = f"<ETag>&quot;{obj.etag}&quot;</ETag><LastModified>{_iso(_now())}</LastModified>"
+                self.headers.get("x-amz-storage-class", obj.storage_class), time.time())
+        inner = f"<ETag>&quot;{obj.etag}&quot;</ETag><LastModified>{_iso(time.time())}</LastModified>"
         self._reply(200, _xml("CopyObjectResult", inner), {"Content-Type": "application/xml"})
 
     def head_object(self) -> None:
@@ -179,15 +182,7 @@ class Handler(SinkRequestHandler):
         self._reply(204)
 
 
-def _now() -> float:
-    import time
-
-    return time.time()
-
-
 def _iso(moment: float) -> str:
-    import time
-
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(moment))
 
 

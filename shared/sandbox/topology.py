@@ -153,6 +153,21 @@ def start_function(children: Children, name: str, env: dict[str, str]) -> str:
     return url
 
 
+def sink_target(sink: WebhookSink) -> tuple[str, dict[str, Any]]:
+    """A fresh signing secret and the NOTIFY_TARGETS entry that points at the sink with it."""
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    return secret, {"url": sink.url + "/hooks/backups", "format": "generic", "secret": secret}
+
+
+def run_trigger(stack: ExitStack, children: Children, trigger: QueueTrigger) -> QueueTrigger:
+    """Start the trigger; on the way out stop polling (while the queue still answers), stop the
+    servers (requests in flight then end at once), then join the trigger's workers."""
+    stack.callback(trigger.stop)
+    stack.callback(children.stop_all)
+    stack.callback(trigger.stop_polling)
+    return trigger.start()
+
+
 def _log_to_file(logger_name: str, path: Path, stack: ExitStack) -> None:
     """JSON lines in the log folder, like the children's, instead of the caller's terminal."""
     logger = logging.getLogger(logger_name)
@@ -208,9 +223,8 @@ def local_chain(*, config: str = "demo", inline: bool = False, export_delay: flo
         s3.create_bucket(Bucket=BUCKET)
         sqs = _client("sqs", moto) if not inline else None
         queue_url, dlq_url = _create_queues(sqs) if sqs else (None, None)
-        secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-        notify = [{"url": sink.url + "/hooks/backups", "format": "generic", "secret": secret}]
-        env = function_env(api, moto, queue_url=queue_url, notify=notify, log_dir=children.log_dir)
+        secret, target = sink_target(sink)
+        env = function_env(api, moto, queue_url=queue_url, notify=[target], log_dir=children.log_dir)
         token = secrets.token_urlsafe(24)
         chain = LocalChain(api=api, s3=s3, bucket=BUCKET, sink=sink, webhook_secret=secret,
                            dispatch_url=start_function(children, "dispatch", {**env, "HTTP_AUTH_TOKENS": token}),
@@ -218,10 +232,5 @@ def local_chain(*, config: str = "demo", inline: bool = False, export_delay: flo
         if not inline:
             chain.copy_url = start_function(children, "copy", env)  # no bearer: queue deliveries carry none
             _log_to_file("shared.sandbox.queue_trigger", children.log_dir / "queue-trigger.log", stack)
-            trigger = chain.trigger = QueueTrigger(sqs, queue_url, chain.copy_url, dlq_url=dlq_url).start()
-            # On the way out: stop polling (while the queue still answers), stop the servers
-            # (requests in flight then end at once), then join the trigger's workers.
-            stack.callback(trigger.stop)
-            stack.callback(children.stop_all)
-            stack.callback(trigger.stop_polling)
+            chain.trigger = run_trigger(stack, children, QueueTrigger(sqs, queue_url, chain.copy_url, dlq_url=dlq_url))
         yield chain

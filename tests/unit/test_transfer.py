@@ -104,6 +104,8 @@ class FakeLink:
             return FakeResponse(206, head, [data[: len(data) // 2]])
         if fault == "broken":
             return FakeResponse(206, head, [data[:1000]], error=True)
+        if fault == "garbled-length":
+            return FakeResponse(206, {**head, "Content-Length": "12abc"}, [data])
         if fault == "long-declared":
             return FakeResponse(206, {**head, "Content-Length": str(len(data) + 1024)}, [data])
         return FakeResponse(206, head, [data[i:i + 8192] for i in range(0, len(data), 8192)])
@@ -226,6 +228,11 @@ def test_probe_reports_the_length_and_a_refusal() -> None:
 def test_a_declared_length_beyond_the_range_is_an_integrity_error() -> None:
     with pytest.raises(IntegrityError):
         make(FakeLink(["long-declared"]), FakeStore()).run("http://link.test/x", fresh(), FakeStore().url)
+
+
+def test_a_garbled_content_length_is_an_integrity_error() -> None:
+    with pytest.raises(IntegrityError):
+        make(FakeLink(["garbled-length"]), FakeStore()).run("http://link.test/x", fresh(), FakeStore().url)
 
 
 def test_connections_are_reused_and_dropped_after_a_failure() -> None:
