@@ -147,6 +147,22 @@ def _check_part_headers(resp: Any, part: Part, size: int) -> None:
         raise IntegrityError(f"part {part.number}: Content-Length {length}, expected {part.length}")
 
 
+def _probed_size(resp: Any) -> int | None:
+    """The object's size from the answer to ``Range: bytes=0-0``."""
+    if resp.status == 416:
+        match = re.fullmatch(r"bytes \*/(\d+)", (resp.getheader("Content-Range") or "").strip())
+        if match:
+            return int(match[1])
+    _check_status(resp.status, "the first byte")
+    length = resp.getheader("Content-Length")
+    if resp.status == 200:
+        return int(length) if length is not None and length.isdigit() else None
+    match = _CONTENT_RANGE.fullmatch((resp.getheader("Content-Range") or "").strip())
+    if not match or (match[1], match[2]) != ("0", "0") or length != "1":
+        raise IntegrityError("the download link answered the first byte with another range or length")
+    return None if match[3] == "*" else int(match[3])
+
+
 class Transfer:
     """Copies parts from a download link to presigned part URLs, verifying as it goes."""
 
@@ -160,18 +176,28 @@ class Transfer:
         self._buffer = memoryview(bytearray(buffer_size))  # the only place bytes ever sit
 
     def probe(self, url: str) -> int | None:
-        """HEAD the link: it must be alive; returns its Content-Length when it gives one."""
+        """One byte of the link: it must be alive; returns the object's size when it says it.
+
+        A ranged GET, not a HEAD: a presigned URL signs its method, so S3 answers a HEAD on a
+        presigned GET link with 403. ``Content-Range`` carries the total (``bytes 0-0/N``, or
+        ``bytes */0`` with 416 for an empty object).
+        """
         try:
             conn, target = self.download.get(url)
-            conn.request("HEAD", target)
+            conn.request("GET", target, headers={"Range": "bytes=0-0"})
             resp = conn.getresponse()
-            resp.read()
+            total = _probed_size(resp)
+            if resp.status == 200:  # Range ignored: the whole object follows, don't read it
+                self.download.discard(url)
+            else:
+                resp.read()
         except (OSError, http.client.HTTPException) as exc:
             self.download.discard(url)
             raise DownloadError(f"the download link could not be reached: {type(exc).__name__}") from exc
-        _check_status(resp.status, "HEAD")
-        length = resp.getheader("Content-Length")
-        return int(length) if length is not None and length.isdigit() else None
+        except BaseException:
+            self.download.discard(url)
+            raise
+        return total
 
     def run(self, url: str, progress: Progress, part_url: Callable[[int], str],
             should_stop: Callable[[float], bool] = lambda _: False) -> bool:

@@ -194,3 +194,17 @@ def test_glacier_copies_are_verified_before_the_class_changes(copy_sandbox: Sand
     head = bucket.s3.head_object(Bucket=bucket.name, Key=job.object_key)
     assert report.outcome == "copied" and head["StorageClass"] == "GLACIER"
     assert head["Metadata"][META_SHA256] == blobs.sha256_hex(str(job.backup_id), SMALL)
+
+
+def test_an_empty_backup_is_refused_and_leaves_nothing(copy_sandbox: SandboxServer, bucket: Bucket) -> None:
+    # A pg_dump archive is never empty: a 0-byte backup is reported, not published. The link
+    # answers the probe's one-byte range with 416 "bytes */0", which is how the size is known.
+    db = copy_sandbox.state.add_database("empty")
+    copy_sandbox.state.add_backup(db.id, size=0)
+    settings = make_settings(copy_sandbox, bucket)
+
+    report = run_job(job_for(copy_sandbox, "empty"), settings, clients=fast_clients(settings))
+
+    assert (report.outcome, report.error["code"], report.error["message"]) == (
+        "failed", "integrity_check_failed", "the backup is empty")
+    assert bucket.objects() == [] and bucket.open_uploads() == []

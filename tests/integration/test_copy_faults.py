@@ -18,7 +18,7 @@ def test_a_refused_link_is_exported_again_and_the_copy_carries_on(copy_sandbox: 
                                                                   bucket: Bucket) -> None:
     settings = make_settings(copy_sandbox, bucket)
     job = job_for(copy_sandbox)
-    copy_sandbox.faults.cut_downloads(NO_CUT, count=3)  # HEAD, part 1, part 2 pass...
+    copy_sandbox.faults.cut_downloads(NO_CUT, count=3)  # the probe, part 1, part 2 pass...
     copy_sandbox.faults.forbid_downloads(count=1)  # ...part 3 gets a 403
     exports_before = copy_sandbox.stats.snapshot()["exports"]
 
@@ -32,7 +32,7 @@ def test_a_refused_link_is_exported_again_and_the_copy_carries_on(copy_sandbox: 
 def test_a_cut_download_is_fetched_again(copy_sandbox: SandboxServer, bucket: Bucket) -> None:
     settings = make_settings(copy_sandbox, bucket)
     job = job_for(copy_sandbox)
-    copy_sandbox.faults.cut_downloads(NO_CUT, count=2)  # HEAD and part 1 pass
+    copy_sandbox.faults.cut_downloads(NO_CUT, count=2)  # the probe and part 1 pass
     copy_sandbox.faults.cut_downloads(5 * (1 << 20), count=2)  # part 2 is cut twice
 
     report = run_job(job, settings, clients=fast_clients(settings))
@@ -43,7 +43,7 @@ def test_a_cut_download_is_fetched_again(copy_sandbox: SandboxServer, bucket: Bu
 
 def test_a_wrong_content_length_publishes_nothing(copy_sandbox: SandboxServer, bucket: Bucket) -> None:
     settings = make_settings(copy_sandbox, bucket)
-    copy_sandbox.faults.cut_downloads(NO_CUT, count=2)  # HEAD and part 1 pass
+    copy_sandbox.faults.cut_downloads(NO_CUT, count=2)  # the probe and part 1 pass
     copy_sandbox.faults.wrong_length_downloads(count=1)
 
     report = run_job(job_for(copy_sandbox), settings, clients=fast_clients(settings))
@@ -54,7 +54,7 @@ def test_a_wrong_content_length_publishes_nothing(copy_sandbox: SandboxServer, b
 
 def test_a_link_of_the_wrong_size_is_refused_before_uploading(copy_sandbox: SandboxServer, bucket: Bucket) -> None:
     settings = make_settings(copy_sandbox, bucket)
-    copy_sandbox.faults.wrong_length_downloads(count=1)  # the HEAD lies
+    copy_sandbox.faults.wrong_length_downloads(count=1)  # the probe's answer lies
 
     report = run_job(job_for(copy_sandbox, "blog"), settings, clients=fast_clients(settings))
 

@@ -90,8 +90,8 @@ class FakeLink:
 
     def __call__(self, method: str, target: str, headers: dict[str, str], body: bytes) -> FakeResponse:
         self.headers_seen.append(headers)
-        if method == "HEAD":
-            return FakeResponse(200, {"Content-Length": str(SIZE)})
+        if method == "HEAD":  # as S3 does: a presigned GET URL's signature does not cover HEAD
+            return FakeResponse(403)
         start, end = map(int, re.fullmatch(r"bytes=(\d+)-(\d+)", headers["Range"]).groups())
         fault = self.faults.pop(0) if self.faults else None
         head = {"Content-Range": f"bytes {start}-{end}/{self.total}", "Content-Length": str(end - start + 1)}
@@ -259,3 +259,28 @@ def test_connections_are_reused_and_dropped_after_a_failure() -> None:
 def test_host_allowlist(url: str, allowed: bool) -> None:
     patterns = ["s3.fr-par.scw.cloud", "*.s3.nl-ams.scw.cloud", "127.0.0.1"]
     assert host_allowed(url, patterns) is allowed
+
+
+def test_the_probe_reads_the_size_from_one_ranged_byte_never_a_head() -> None:
+    link = FakeLink()
+    assert make(link, FakeStore()).probe("http://link.test/x") == SIZE
+    assert [h.get("Range") for h in link.headers_seen] == ["bytes=0-0"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "size"),
+    [
+        (FakeResponse(416, {"Content-Range": "bytes */0"}), 0),  # an empty backup
+        (FakeResponse(200, {"Content-Length": "77"}, [b"x" * 77]), 77),  # a server that ignores Range
+    ],
+)
+def test_the_probe_copes_with_empty_objects_and_servers_ignoring_range(answer: FakeResponse, size: int) -> None:
+    transfer = Transfer(connections(lambda *a: answer), connections(FakeStore()), wait=wait_none())
+    assert transfer.probe("http://link.test/x") == size
+
+
+def test_a_probe_answered_with_another_range_is_an_integrity_error() -> None:
+    wrong = FakeResponse(206, {"Content-Range": "bytes 0-9/100", "Content-Length": "10"}, [b"x" * 10])
+    transfer = Transfer(connections(lambda *a: wrong), connections(FakeStore()), wait=wait_none())
+    with pytest.raises(IntegrityError):
+        transfer.probe("http://link.test/x")
