@@ -28,6 +28,7 @@ from shared.errors import (
     ScalewayRateLimited,
     ScalewayUnavailable,
 )
+from shared.models import as_utc
 from shared.observability import redact_text
 
 # Fields of Scaleway error bodies worth keeping (see the API's error table).
@@ -150,6 +151,4 @@ def _seconds_or_date(value: str, now: datetime) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - now).total_seconds())
+    return max(0.0, (as_utc(when) - now).total_seconds())

@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 from shared.copy_run import CopyRun, Requeue
 from shared.errors import BackupExportError, DeadlineExceeded, ExportNotReady
-from shared.models import CopyJob
+from shared.models import CopyJob, as_utc
 from shared.notify_events import copied_event, failed_event
 from shared.observability import log_event
 from shared.settings import Settings
@@ -149,8 +149,7 @@ def _error(exc: BackupExportError) -> dict[str, Any]:
 
 
 def _past(moment: datetime) -> bool:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return aware <= datetime.now(timezone.utc)
+    return as_utc(moment) <= datetime.now(timezone.utc)
 
 
 def _send(notifier: Any, event: Any) -> list[dict[str, Any]]:

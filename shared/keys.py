@@ -14,6 +14,7 @@ from typing import Mapping
 from uuid import UUID
 
 from shared.errors import ConfigurationError
+from shared.models import as_utc
 
 # S3 user metadata keys (sent as x-amz-meta-*, read back lower-cased by every S3 server).
 META_BACKUP_ID = "sdb-backup-id"
@@ -60,8 +61,7 @@ def object_key(
     region: str = "",
 ) -> str:
     validate_key_template(template)
-    if created_at.tzinfo is None:
-        created_at = created_at.replace(tzinfo=timezone.utc)
+    created_at = as_utc(created_at)
     key = template.format(
         database_name=_safe_segment(database_name),
         database_id=str(database_id),

@@ -7,11 +7,16 @@ boundary (a queue or an HTTP call) and must fail loudly when it is not what we w
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+def as_utc(moment: datetime) -> datetime:
+    """A timestamp without a zone is read as UTC (the API and S3 speak UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
 
 # Statuses are kept as plain strings: a status the API adds tomorrow must not break parsing.
 BACKUP_READY = "ready"

@@ -28,11 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
 
 from shared.errors import ConfigurationError
-from shared.notify_formats import (  # noqa: F401  (the event model is part of this module's API)
-    EVENT_TYPES, USERNAME, CopyLocation, EventData, EventType, Failure, NotificationEvent, advice_for, clip,
-    event_id, human_size, render,
-)
-from shared.notify_events import MAX_MESSAGE, copied_event, failed_event  # noqa: F401  (re-exported)
+from shared.notify_events import copied_event, failed_event  # noqa: F401  (re-exported: callers build events here)
+from shared.notify_formats import EVENT_TYPES, USERNAME, EventType, NotificationEvent, render
 from shared.observability import log_event
 
 if TYPE_CHECKING:

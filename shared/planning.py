@@ -8,12 +8,12 @@ database from its latest ready backup and what the bucket already holds at that 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable, Literal, Mapping, Sequence
 from uuid import UUID
 
 from shared.keys import is_complete_copy, object_key
-from shared.models import Database, DatabaseBackup
+from shared.models import Database, DatabaseBackup, as_utc
 
 Action = Literal["copy", "already_copied", "no_ready_backup", "too_old", "not_found"]
 
@@ -141,13 +141,9 @@ def plan_database(
     meta = stored_meta
     if meta is not None and not force and is_complete_copy(meta, backup_id=backup.id, size=backup.size):
         return PlanEntry("already_copied", "a verified copy of this backup is already stored", **base)
-    age_hours = (_aware(now) - _aware(backup.created_at)).total_seconds() / 3600
+    age_hours = (as_utc(now) - as_utc(backup.created_at)).total_seconds() / 3600
     if age_hours > max_age_hours:
         return PlanEntry("too_old", f"the latest ready backup is {age_hours:.1f} h old (limit {max_age_hours:g} h)", **base)
     if meta is not None and not force:
         return PlanEntry("copy", "the stored object is not a verified copy of this backup", **base)
     return PlanEntry("copy", "forced copy" if force else "no copy of this backup yet", **base)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 from shared.errors import ConfigurationError
+from shared.models import as_utc
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,6 @@ class StoredCopy:
     backup_id: str
     created_at: datetime
     size: int
-
-
-def _aware(moment: datetime) -> datetime:
-    """Naive timestamps are read as UTC, so mixed listings compare instead of raising."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _check_rules(keep_last: int | None, keep_days: float | None) -> None:
@@ -43,7 +39,7 @@ def _check_rules(keep_last: int | None, keep_days: float | None) -> None:
 def newest_first(copies: Iterable[StoredCopy]) -> list[StoredCopy]:
     """Newest first; equal timestamps ordered by key so the result is stable."""
     by_key = {copy.key: copy for copy in copies}  # one entry per object, whatever the listing
-    return sorted(by_key.values(), key=lambda c: (_aware(c.created_at), c.key), reverse=True)
+    return sorted(by_key.values(), key=lambda c: (as_utc(c.created_at), c.key), reverse=True)
 
 
 def select_for_pruning(
@@ -60,13 +56,13 @@ def select_for_pruning(
         return []
     ordered = newest_first(copies)
     count_floor = _count_floor(ordered, keep_last)
-    age_floor = _aware(now) - timedelta(days=keep_days) if keep_days is not None else None
+    age_floor = as_utc(now) - timedelta(days=keep_days) if keep_days is not None else None
     return [
         copy
         for copy in ordered
         if copy.key not in protect
-        and (count_floor is None or _aware(copy.created_at) < count_floor)
-        and (age_floor is None or _aware(copy.created_at) < age_floor)
+        and (count_floor is None or as_utc(copy.created_at) < count_floor)
+        and (age_floor is None or as_utc(copy.created_at) < age_floor)
     ]
 
 
@@ -76,4 +72,4 @@ def _count_floor(ordered: list[StoredCopy], keep_last: int | None) -> datetime |
         return None
     if len(ordered) <= keep_last:
         return datetime.min.replace(tzinfo=timezone.utc)  # fewer copies than N: keep all
-    return _aware(ordered[keep_last - 1].created_at)
+    return as_utc(ordered[keep_last - 1].created_at)

@@ -19,7 +19,7 @@ import httpx
 
 from shared.api_session import ApiSession, ClientStats, parse
 from shared.errors import ConfigurationError, ExportFailed, ExportNotReady, InvalidRequest
-from shared.models import BACKUP_ERROR, BACKUP_READY, Database, DatabaseBackup
+from shared.models import BACKUP_ERROR, BACKUP_READY, Database, DatabaseBackup, as_utc
 from shared.observability import log_event
 from shared.ratelimit import RateLimiter
 
@@ -218,7 +218,7 @@ class ScalewayClient:
         expires = backup.download_url_expires_at
         if expires is None:
             return True
-        return (_aware(expires) - self._now()).total_seconds() > min_validity
+        return (as_utc(expires) - self._now()).total_seconds() > min_validity
 
     def _path(self, region: str | None, *parts: str) -> str:
         return "/".join([_PREFIX.format(region=_region(region or self.region)), *parts])
@@ -245,9 +245,4 @@ def newest_ready_by_database(backups: Iterable[DatabaseBackup]) -> dict[UUID, Da
 
 
 def _created(backup: DatabaseBackup) -> datetime:
-    return _aware(backup.created_at) if backup.created_at else _OLDEST
-
-
-def _aware(value: datetime) -> datetime:
-    """The API writes UTC; a timestamp without an offset is read as UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return as_utc(backup.created_at) if backup.created_at else _OLDEST

@@ -26,7 +26,7 @@ from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
 from shared.parts import multipart_etag
-from shared.sandbox.s3sink_http import CHUNK, SinkRequestHandler  # noqa: F401  (CHUNK stays importable from here)
+from shared.sandbox.s3sink_http import SinkRequestHandler
 from shared.sandbox.s3sink_state import SinkObject, SinkState, SinkUpload
 
 _PART_RE = re.compile(r"<PartNumber>(\d+)</PartNumber>")
