@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -111,14 +112,14 @@ def run_dispatch(
     from shared.scaleway import ScalewayClient
     from shared.storage import ObjectStore
 
-    with ScalewayClient.from_settings(settings) as api:
+    with ExitStack() as stack:  # closes whatever was built, also when building the next one fails
+        api = stack.enter_context(ScalewayClient.from_settings(settings))
         store = ObjectStore.from_settings(settings)
+        stack.callback(store.close)
         handoff = handoff_from_settings(settings, inline_runner=inline_runner)
-        try:
-            return dispatch(request, settings=settings, api=api, store=store, handoff=handoff,
-                            now=datetime.now(timezone.utc), requested_by=requested_by)
-        finally:
-            handoff.close()
+        stack.callback(handoff.close)
+        return dispatch(request, settings=settings, api=api, store=store, handoff=handoff,
+                        now=datetime.now(timezone.utc), requested_by=requested_by)
 
 
 def dispatch(
