@@ -11,10 +11,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_cli(sandbox, *args: str) -> subprocess.CompletedProcess:
+def run_cli(sandbox, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCW_", "S3_", "QUEUE_", "BACKUP_"))}
     env.update(SCW_API_URL=sandbox.base_url, SCW_SECRET_KEY=sandbox.token,
-               SCW_DEFAULT_PROJECT_ID=sandbox.project_id, SCW_CONFIG_PATH=str(ROOT / "nonexistent.yaml"))
+               SCW_DEFAULT_PROJECT_ID=sandbox.project_id, SCW_CONFIG_PATH=str(ROOT / "nonexistent.yaml"),
+               **extra_env)
     return subprocess.run([sys.executable, "-m", "shared.cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
 
@@ -43,3 +44,22 @@ def test_wrong_token_is_a_clear_error_and_exit_2(sandbox):
     assert result.returncode == 2
     assert "scaleway_authentication_denied" in result.stderr
     assert "00000000-0000-0000-0000-000000000000" not in result.stderr
+
+
+def test_dispatch_dry_run_reports_the_plan_and_exports_nothing(sandbox, moto_reset):
+    import boto3
+
+    from tests.fixtures.servers import FAKE_KEY, FAKE_SECRET
+
+    boto3.client("s3", endpoint_url=moto_reset, region_name="us-east-1", aws_access_key_id=FAKE_KEY,
+                 aws_secret_access_key=FAKE_SECRET).create_bucket(Bucket="cli-copies")
+    result = run_cli(sandbox, "dispatch", "--dry-run", BACKUP_BUCKET="cli-copies", S3_ENDPOINT_URL=moto_reset,
+                     S3_REGION="us-east-1", S3_ACCESS_KEY=FAKE_KEY, S3_SECRET_KEY=FAKE_SECRET, HANDOFF_MODE="inline")
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["dry_run"] is True and report["requested_by"] == "cli"
+    statuses = {d["database_name"]: d["status"] for d in report["databases"]}
+    assert set(statuses) == {db.name for db in sandbox.state.databases()}
+    assert "would_copy" in statuses.values() and "handed_off" not in statuses.values()
+    assert sandbox.stats.snapshot()["exports"] == 0
