@@ -111,7 +111,7 @@ class QueueHandoff:
         return {i: out.get(i) or HandoffResult.failed(jobs[i], missing) for i in indexes}
 
     def close(self) -> None:
-        pass
+        self.sqs.close()  # as HttpHandoff closes its client: the hand-off owns what it was given
 
 
 class HttpHandoff:
