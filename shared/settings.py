@@ -121,6 +121,18 @@ class Settings(BaseSettings):
 
     # --- Inbound auth --------------------------------------------------------------------------
     http_auth_tokens: CommaList = Field(default_factory=list, repr=False)
+    # A POST / without Authorization is the cron schedule; false where the function is public.
+    cron_without_token: bool = True
+
+    # --- Chat-ops triggers ----------------------------------------------------------------------
+    alert_database_id_label: str = Field(default="database_id", min_length=1)
+    alert_database_name_label: str = Field(default="database_name", min_length=1)
+    grafana_webhook_secret: SecretStr | None = None
+    grafana_signature_headers: CommaList = Field(
+        default_factory=lambda: ["X-Grafana-Alerting-Signature", "X-Grafana-Alert-Signature"])
+    grafana_timestamp_header: str | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_allowed_user_ids: CommaList = Field(default_factory=list)
 
     # --- Dispatch policy -----------------------------------------------------------------------
     max_age_hours: float = Field(default=36.0, gt=0)
@@ -151,12 +163,18 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, ScwConfigFileSource(settings_cls))
 
-    @field_validator("http_auth_tokens", "download_host_allowlist", mode="before")
+    @field_validator("http_auth_tokens", "download_host_allowlist", "grafana_signature_headers",
+                     "slack_allowed_user_ids", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("grafana_webhook_secret", "slack_signing_secret", "grafana_timestamp_header", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("scw_api_url")
     @classmethod

@@ -158,3 +158,21 @@ def test_invalid_values_are_rejected(monkeypatch, env, value):
     monkeypatch.setenv(env, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_chat_ops_settings(monkeypatch):
+    defaults = Settings()
+    assert defaults.cron_without_token is True and defaults.slack_signing_secret is None
+    assert defaults.grafana_signature_headers == ["X-Grafana-Alerting-Signature", "X-Grafana-Alert-Signature"]
+    assert (defaults.alert_database_id_label, defaults.alert_database_name_label) == ("database_id", "database_name")
+
+    monkeypatch.setenv("CRON_WITHOUT_TOKEN", "false")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "s3cr3t")
+    monkeypatch.setenv("SLACK_ALLOWED_USER_IDS", "U1, U2,")
+    monkeypatch.setenv("GRAFANA_WEBHOOK_SECRET", "  ")  # set but empty: no HMAC, not an empty key
+    monkeypatch.setenv("GRAFANA_SIGNATURE_HEADERS", "X-Sig")
+    settings = Settings()
+    assert settings.cron_without_token is False
+    assert settings.slack_signing_secret.get_secret_value() == "s3cr3t" and "s3cr3t" not in repr(settings)
+    assert settings.slack_allowed_user_ids == ["U1", "U2"]
+    assert settings.grafana_webhook_secret is None and settings.grafana_signature_headers == ["X-Sig"]
