@@ -1,8 +1,10 @@
-"""The dispatch function: cron and HTTP triggers -> plan, export, hand off.
+"""The dispatch function: cron, HTTP and chat-ops triggers -> plan, export, hand off.
 
 Routes: ``GET /health`` answers ``{"status": "ok"}`` to anyone and reveals nothing else;
-``POST /`` with a ``DispatchRequest`` JSON body runs a dispatch; other methods on known
-paths get 405, other paths 404. Bodies are limited to 64 KiB.
+``POST /`` with a ``DispatchRequest`` JSON body runs a dispatch; ``POST /alerts/alertmanager``,
+``POST /alerts/grafana`` and ``POST /slack/command`` take chat-ops callers' own formats
+(``shared.triggers``); other methods on known paths get 405, other paths 404. Bodies are
+limited to 64 KiB.
 
 Who may call. The function is deployed ``privacy: private``: the platform lets through
 only its own triggers (the cron's POST, whose body is the trigger's ``input:``) and HTTP
@@ -17,8 +19,9 @@ key holder's call, and never pretends to. Its rule, on top of the platform's:
   ``MAX_AGE_HOURS`` (it may narrow the run, e.g. ``dry_run`` or a few databases);
   anything more is 401. Such a run is idempotent: verified copies are skipped.
 
-So a key holder without a bearer token can at most start the nightly run early. Deploying
-this function public would let anyone do that: keep it private.
+So a key holder without a bearer token can at most start the nightly run early. Where the
+function must be public (Slack can't send an IAM key), deploy it with
+``CRON_WITHOUT_TOKEN=false``: then every route authenticates every call itself.
 """
 
 from __future__ import annotations
@@ -26,15 +29,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from shared.dispatching import run_dispatch
 from shared.errors import MethodNotAllowed, RouteNotFound
 from shared.observability import configure_logging, correlation
-from shared.requests import read_dispatch_request
 from shared.settings import load_settings
+from shared.triggers import ROUTES
 from shared.web import error_response, json_response, parse_event
 
 MAX_BODY = 64 * 1024
-_ROUTES = {"/": "POST", "/health": "GET"}
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
 
@@ -44,17 +45,18 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
             request = parse_event(event, max_body=MAX_BODY)
             path = request.path.rstrip("/") or "/"
-            if path not in _ROUTES:
-                raise RouteNotFound("no such route")
-            if request.method != _ROUTES[path]:
-                raise MethodNotAllowed(f"use {_ROUTES[path]} on {path}")
             if path == "/health":
+                if request.method != "GET":
+                    raise MethodNotAllowed("use GET on /health")
                 return json_response(200, {"status": "ok"})
+            if path not in ROUTES:
+                raise RouteNotFound("no such route")
+            method, route = ROUTES[path]
+            if request.method != method:
+                raise MethodNotAllowed(f"use {method} on {path}")
             settings = load_settings()
             configure_logging(settings.log_level)
-            dispatch_request, trigger = read_dispatch_request(request, settings)
-            report = run_dispatch(dispatch_request, settings=settings, requested_by=trigger)
-            return json_response(report.status, report.to_dict())
+            return route(request, settings)
         except Exception as exc:  # the one place errors become answers
             return error_response(exc)
 

@@ -92,9 +92,10 @@ def read_dispatch_request(http: Request, settings: Settings) -> tuple[DispatchRe
 
     - ``Authorization`` present: it must be a valid bearer token (constant-time compare),
       checked before the body is even parsed; a wrong token or scheme is refused.
-    - ``Authorization`` absent: a scheduled call, allowed only within the schedule's scope.
+    - ``Authorization`` absent: a scheduled call, allowed only within the schedule's scope,
+      and only where ``CRON_WITHOUT_TOKEN`` is on (off on a public deployment).
     """
-    if http.header("authorization") is not None:
+    if http.header("authorization") is not None or not settings.cron_without_token:
         check_bearer(http, list(settings.http_auth_tokens))
         return parse_dispatch_request(parse_json_object(http)), "http"
     request = parse_dispatch_request(parse_json_object(http))

@@ -45,6 +45,11 @@ def test_print_resolves_the_deployment():
     assert schedule["rate"] == "0 3 * * *"
     DispatchRequest.model_validate(schedule["input"])  # the cron body is a valid request
     assert copy["events"][0]["sqs"]["queue"] == "sdb-backup-export-jobs"
+    # The public chat-ops entry point runs dispatch's code with no unauthenticated schedule path.
+    hooks = functions["hooks"]
+    assert hooks["handler"] == "handlers/dispatch.handle" and hooks["privacy"] == "public"
+    assert hooks["env"]["CRON_WITHOUT_TOKEN"] == "false" and not hooks.get("events")
+    assert hooks["secret"]["HTTP_AUTH_TOKENS"] == "dummy-token"
     # The copy's own deadline matches the platform's timeout for it.
     assert copy["env"]["FUNCTION_TIMEOUT_SECONDS"] == copy["timeout"].rstrip("s")
 
