@@ -212,8 +212,10 @@ def function_env(api: dict[str, str], moto: str, *, queue_url: str | None, notif
 
 @contextmanager
 def local_chain(*, config: str = "demo", inline: bool = False, export_delay: float | None = None,
-                log_dir: Path | None = None) -> Iterator[LocalChain]:
-    """Start the whole chain on loopback; everything is stopped when the block ends."""
+                log_dir: Path | None = None, dispatch_env: dict[str, str] | None = None) -> Iterator[LocalChain]:
+    """Start the whole chain on loopback; everything is stopped when the block ends.
+
+    ``dispatch_env`` adds settings to dispatch only (e.g. ``SLACK_SIGNING_SECRET``)."""
     with ExitStack() as stack:
         children = stack.enter_context(Children(log_dir))
         sink = stack.enter_context(WebhookSink())
@@ -227,7 +229,8 @@ def local_chain(*, config: str = "demo", inline: bool = False, export_delay: flo
         env = function_env(api, moto, queue_url=queue_url, notify=[target], log_dir=children.log_dir)
         token = secrets.token_urlsafe(24)
         chain = LocalChain(api=api, s3=s3, bucket=BUCKET, sink=sink, webhook_secret=secret,
-                           dispatch_url=start_function(children, "dispatch", {**env, "HTTP_AUTH_TOKENS": token}),
+                           dispatch_url=start_function(children, "dispatch",
+                                                      {**env, "HTTP_AUTH_TOKENS": token, **(dispatch_env or {})}),
                            auth_token=token, sqs=sqs, queue_url=queue_url, dlq_url=dlq_url, log_dir=children.log_dir)
         if not inline:
             chain.copy_url = start_function(children, "copy", env)  # no bearer: queue deliveries carry none
