@@ -19,14 +19,15 @@ from tests.fixtures.servers import FAKE_KEY, FAKE_SECRET
 class Target:
     """A function stand-in: answers scripted statuses and records what arrived."""
 
-    def __init__(self, answer: Callable[[str, int], int], delay: float = 0.0) -> None:
+    def __init__(self, answer: Callable[[str, int], int], delay: float = 0.0, gate: int | None = None) -> None:
         self.answer = answer  # (body, nth delivery of that body) -> status
         self.delay = delay
+        self.gate = gate  # hold each request until this many are in flight (or 10 s pass)
         self.bodies: list[str] = []
         self.content_types: set[str] = set()
         self.concurrent = 0
         self.max_concurrent = 0
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}/"
@@ -43,6 +44,9 @@ class Target:
                     target.bodies.append(body)
                     target.content_types.add(self.headers["Content-Type"])
                     nth = target.bodies.count(body)
+                    target.lock.notify_all()
+                    if target.gate is not None:  # timing-proof: wait for the others, however slow the machine
+                        target.lock.wait_for(lambda: target.max_concurrent >= target.gate, timeout=10)
                 time.sleep(target.delay)
                 status = target.answer(body, nth)
                 with target.lock:
@@ -165,7 +169,7 @@ def test_never_more_than_ten_requests_in_flight(sqs, running):
     url = _queue(sqs, "busy", VisibilityTimeout="30")
     for i in range(25):
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": i}))
-    with Target(lambda body, nth: 200, delay=0.4) as target:
+    with Target(lambda body, nth: 200, delay=0.2, gate=10) as target:
         trigger = running(QueueTrigger(sqs, url, target.url))
         _wait_for(lambda: trigger.stats.snapshot()["delivered"] == 25)
         assert target.max_concurrent == 10
