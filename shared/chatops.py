@@ -153,6 +153,7 @@ _SAID = {
     "handed_off": "copy started",
     "would_copy": "would be copied",
     "already_copied": "already copied",
+    "copy_in_progress": "copy under way",
     "no_ready_backup": "no ready backup",
     "too_old": "latest backup too old",
     "not_found": "not found",

@@ -29,6 +29,7 @@ from shared.planning import (
     Selection,
     candidate_key,
     missing_entries,
+    mark_in_flight,
     plan_database,
     select_databases,
 )
@@ -176,6 +177,8 @@ class _Run:
                               force=self.request.force, now=self.now)
         if entry.action == "copy" and head_error is not None:  # a copy may be there: don't guess
             return DatabaseOutcome.failed(entry, head_error)
+        if entry.action == "copy" and not self.request.force:  # a repeat must not start a second copy
+            entry = mark_in_flight(entry, _uploads_written(self.store, entry.object_key), now=self.now)
         if entry.action != "copy":
             return DatabaseOutcome(entry, entry.action)
         if self.request.dry_run:
@@ -215,6 +218,18 @@ def _latest_backups(
     else:
         latest = api.latest_ready_backups(database_ids=sorted(wanted, key=str), region=region)
     return {db_id: backup for db_id, backup in latest.items() if db_id in wanted}
+
+
+def _uploads_written(store: Any, key: str | None) -> list[datetime | None]:
+    """When each open multipart upload at ``key`` was last written. If the store can't say,
+    none: a second copy of a backup is wasted work, never a wrong result."""
+    if key is None:
+        return []
+    try:
+        return [store.last_written(upload) for upload in store.list_open_uploads(prefix=key) if upload.key == key]
+    except BackupExportError as exc:
+        log_event(logger, "open uploads unknown", logging.WARNING, key=key, error=exc.code)
+        return []
 
 
 def _stored_metadata(store: Any, key: str | None) -> tuple[dict[str, str] | None, BackupExportError | None]:

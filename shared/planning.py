@@ -1,13 +1,14 @@
 """Which backups need copying: pure decisions over data, no I/O.
 
 ``select_databases`` resolves the requested ids and names, ``candidate_key`` names the
-object a backup would be copied to, and ``plan_exports`` decides one action per requested
-database from its latest ready backup and what the bucket already holds at that key.
+object a backup would be copied to, ``plan_exports`` decides one action per requested
+database from its latest ready backup and what the bucket already holds at that key, and
+``mark_in_flight`` holds back a copy that another job is already making.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Iterable, Literal, Mapping, Sequence
 from uuid import UUID
@@ -15,7 +16,7 @@ from uuid import UUID
 from shared.keys import is_complete_copy, object_key
 from shared.models import Database, DatabaseBackup, as_utc
 
-Action = Literal["copy", "already_copied", "no_ready_backup", "too_old", "not_found"]
+Action = Literal["copy", "already_copied", "copy_in_progress", "no_ready_backup", "too_old", "not_found"]
 
 
 @dataclass(frozen=True)
@@ -147,3 +148,23 @@ def plan_database(
     if meta is not None and not force:
         return PlanEntry("copy", "the stored object is not a verified copy of this backup", **base)
     return PlanEntry("copy", "forced copy" if force else "no copy of this backup yet", **base)
+
+
+IN_FLIGHT_SILENCE_MINUTES = 60.0
+
+
+def mark_in_flight(entry: PlanEntry, uploads_written: Iterable[datetime | None], *, now: datetime,
+                   silence_minutes: float = IN_FLIGHT_SILENCE_MINUTES) -> PlanEntry:
+    """A planned copy whose key has an open multipart upload written to in the last
+    ``silence_minutes`` is already under way: a second job would redo it. A live copy writes
+    a part every few seconds to minutes (a continuation's hand-over included); an upload
+    silent for an hour, or of unknown age, has no job behind it and does not hold a copy back.
+    """
+    if entry.action != "copy":
+        return entry
+    ages = [(as_utc(now) - as_utc(when)).total_seconds() / 60 for when in uploads_written if when is not None]
+    live = [age for age in ages if age < silence_minutes]
+    if not live:
+        return entry
+    return replace(entry, action="copy_in_progress",
+                   reason=f"a copy of this backup is under way (its upload was written {min(live):.0f} min ago)")

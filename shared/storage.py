@@ -189,6 +189,16 @@ class ObjectStore:
             pages = self.s3.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=upload_id)
             return [(p["PartNumber"], _strip(p["ETag"]), int(p["Size"])) for page in pages for p in page.get("Parts", [])]
 
+    def last_written(self, upload: OpenUpload) -> datetime | None:
+        """When an open upload last changed: its newest part, else its start."""
+        with _translated("list parts", upload.key):
+            pages = self.s3.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=upload.key,
+                                                                 UploadId=upload.upload_id)
+            times = [p["LastModified"] for page in pages for p in page.get("Parts", []) if p.get("LastModified")]
+        if upload.initiated is not None:
+            times.append(upload.initiated)
+        return max(times, default=None)
+
     def list_open_uploads(self, prefix: str = "") -> list[OpenUpload]:
         with _translated("list multipart uploads", prefix):
             pages = self.s3.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=prefix)

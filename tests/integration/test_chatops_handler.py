@@ -92,6 +92,19 @@ def test_a_repeated_alert_copies_nothing_once_the_copy_is_stored(world):
     assert exports(world) == 1 and world.jobs() == []
 
 
+def test_a_repeat_while_the_copy_is_under_way_starts_no_second_copy(world):
+    payload = notice("alertmanager", {"labels": {"database_name": "shop"}})
+    assert outcomes(alertmanager(payload)) == {"shop": "handed_off"}
+    [job] = world.jobs()
+    upload = world.s3.create_multipart_upload(Bucket="backups", Key=job.object_key)  # the copy has started
+    world.s3.upload_part(Bucket="backups", Key=job.object_key, UploadId=upload["UploadId"], PartNumber=1, Body=b"x")
+
+    repeat = alertmanager(payload)
+
+    assert repeat["statusCode"] == 200 and outcomes(repeat) == {"shop": "copy_in_progress"}
+    assert exports(world) == 1 and world.jobs() == []
+
+
 def test_resolved_notices_do_nothing(world):
     payload = notice("alertmanager", {"labels": {"database_name": "shop"}, "status": "resolved"})
     payload["status"] = "resolved"

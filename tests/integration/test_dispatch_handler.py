@@ -162,6 +162,31 @@ def test_force_copies_again_and_says_so_in_the_job(world):
     assert job.force is True and job.object_key == world.key("shop")
 
 
+def test_a_copy_under_way_is_not_started_again_unless_forced(world):
+    # GIVEN a copy job is streaming shop's backup: its multipart upload is open at the key
+    upload = world.s3.create_multipart_upload(Bucket=BUCKET, Key=world.key("shop"))
+    world.s3.upload_part(Bucket=BUCKET, Key=world.key("shop"), UploadId=upload["UploadId"], PartNumber=1,
+                         Body=b"x" * 1024)
+
+    # WHEN another run asks for shop and blog
+    response = handle(event("http_selected"), None)
+
+    # THEN shop is left to the copy under way: not exported, not queued; blog goes ahead
+    assert outcomes(response)["shop"] == "copy_in_progress"
+    entry = next(d for d in body(response)["databases"] if d["database_name"] == "shop")
+    assert "is under way (its upload was written 0 min ago)" in entry["reason"]
+    assert entry["object_key"] == world.key("shop")
+    assert [j.database_name for j in world.jobs()] == ["blog"]
+    assert world.sandbox.stats.snapshot()["exports"] == 1
+    # and the open upload is untouched: the job streaming into it can finish
+    assert [u["UploadId"] for u in world.s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])] == [
+        upload["UploadId"]]
+
+    # force copies anyway
+    forced = handle(event("http_force"), None)
+    assert outcomes(forced) == {"shop": "handed_off"}
+
+
 @pytest.mark.parametrize("name", ["http_dry_run", "http_base64"])
 def test_dry_run_reads_but_exports_and_sends_nothing(world, name):
     world.store_verified_copy("blog")

@@ -127,6 +127,12 @@ def test_an_unexpected_error_for_one_database_does_not_stop_the_others(world):
                 raise RuntimeError("boom")
             return store.head(key)
 
+        def list_open_uploads(self, prefix=""):
+            return store.list_open_uploads(prefix)
+
+        def last_written(self, upload):
+            return store.last_written(upload)
+
     sent: list[CopyJob] = []
 
     # WHEN dispatching every database

@@ -9,7 +9,7 @@ import pytest
 
 from shared.keys import copy_metadata
 from shared.models import Database, DatabaseBackup
-from shared.planning import KeyLayout, plan_exports, select_databases
+from shared.planning import KeyLayout, mark_in_flight, plan_exports, select_databases
 from shared.settings import DEFAULT_KEY_TEMPLATE
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=timezone.utc)
@@ -107,3 +107,35 @@ def test_unsafe_database_name_becomes_one_key_segment():
                            force=False, now=NOW)
     assert entry.action == "copy"
     assert entry.object_key.startswith("sdb/etc-passwd/") and ".." not in entry.object_key
+
+
+def planned_copy(hours_old: float = 5):
+    d = db("shop")
+    b = backup(d, hours_old)
+    [entry] = plan_exports(select_databases([d]), {d.id: b}, {}, layout=LAYOUT, max_age_hours=36, force=False, now=NOW)
+    assert entry.action == "copy"
+    return entry
+
+
+@pytest.mark.parametrize("written, action, words", [
+    ([], "copy", "no copy"),
+    ([NOW - timedelta(minutes=42)], "copy_in_progress", "under way (its upload was written 42 min ago)"),
+    ([NOW - timedelta(hours=30), NOW - timedelta(minutes=3)], "copy_in_progress", "written 3 min ago"),
+    ([NOW - timedelta(minutes=60, seconds=1)], "copy", "no copy"),  # silent an hour: abandoned
+    ([None], "copy", "no copy"),  # unknown age: not trusted to be alive
+    ([(NOW - timedelta(minutes=5)).replace(tzinfo=None)], "copy_in_progress", "5 min"),  # zoneless = UTC
+])
+def test_a_copy_under_way_is_not_started_twice(written, action, words):
+    entry = mark_in_flight(planned_copy(), written, now=NOW)
+
+    assert entry.action == action and words in entry.reason
+    assert entry.object_key is not None and entry.backup is not None
+
+
+def test_only_planned_copies_can_be_in_flight():
+    d = db("blog")
+    b = backup(d, 5)
+    [done] = plan_exports(select_databases([d]), {d.id: b}, {key_of(d, b): verified(b)}, layout=LAYOUT,
+                          max_age_hours=36, force=False, now=NOW)
+
+    assert mark_in_flight(done, [NOW], now=NOW) == done
