@@ -162,9 +162,10 @@ _SAID = {
 SHOWN = 20
 
 
-def slack_reply(report: dict[str, Any]) -> dict[str, Any]:
+def slack_reply(report: dict[str, Any], *, follows: bool = False, posts: int = 5) -> dict[str, Any]:
     """The answer to a slash command from a dispatch report: in the channel for a copy that
-    started something, to the caller alone otherwise."""
+    started something, to the caller alone otherwise. ``follows``: the copies will post their
+    outcome to the command's response_url, which takes ``posts`` messages at most."""
     rows = report.get("databases", [])
     summary = ", ".join(f"{n} {_SAID.get(s, s)}" for s, n in sorted(report.get("summary", {}).items()))
     head = f"{'Plan' if report.get('dry_run') else 'Copy'} run `{report.get('run_id')}`: {summary or 'no database'}."
@@ -176,7 +177,10 @@ def slack_reply(report: dict[str, Any]) -> dict[str, Any]:
                      + (f" ({detail})" if detail else ""))
     if len(rows) > SHOWN:
         lines.append(f"…and {len(rows) - SHOWN} more.")
-    started = any(row.get("status") == "handed_off" for row in rows)
+    started = sum(row.get("status") == "handed_off" for row in rows)
+    if follows and started:
+        lines.append("Each copy will report here when it is done." if started <= posts else
+                     f"The first {posts} copies will report here; every copy reports to the notification targets.")
     text = "\n".join([head, *lines])
     return {"response_type": "in_channel" if started and not report.get("dry_run") else "ephemeral",
             "text": text}

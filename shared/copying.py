@@ -40,7 +40,7 @@ from shared.notify_events import copied_event, failed_event
 from shared.observability import log_event
 from shared.settings import Settings
 from shared.storage import ObjectStore
-from shared.transfer import Transfer, transfer_clients
+from shared.transfer import Transfer, host_allowed, transfer_clients
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def run_job(job: CopyJob, settings: Settings, *, clients: CopyClients | None = N
     without it the copy never stops early."""
     own_clients, own_notifier = clients is None, notifier is None
     clients = clients or CopyClients.from_settings(settings)
-    notifier = notifier if notifier is not None else _default_notifier(settings)
+    notifier = notifier if notifier is not None else _default_notifier(settings, job)
     try:
         run = CopyRun(job, settings, clients.api, clients.store, clients.transfer,
                       remaining_time or function_budget(settings.function_timeout_seconds), requeue)
@@ -173,12 +173,32 @@ def _plain(result: Any) -> dict[str, Any]:
     return dict(result) if isinstance(result, dict) else {"result": str(result)}
 
 
-def _default_notifier(settings: Settings) -> Any:
-    if not settings.notify_target_list:
+def _default_notifier(settings: Settings, job: CopyJob) -> Any:
+    extra = _reply_targets(job, settings)
+    if not settings.notify_target_list and not extra:
         return None
     from shared.notify import Notifier
 
-    return Notifier.from_settings(settings)
+    return Notifier.from_settings(settings, extra)
+
+
+def _reply_targets(job: CopyJob, settings: Settings) -> list[Any]:
+    """The job's ``reply_to`` (a Slack slash command's response_url) as one more target, only
+    on an allowed host: a URL from a message must not make this function post anywhere."""
+    if not job.reply_to:
+        return []
+    from pydantic import ValidationError
+
+    from shared.notify import NotifyTarget
+
+    if not host_allowed(job.reply_to, settings.reply_host_allowlist):
+        log_event(logger, "reply_to ignored: its host is not in REPLY_HOST_ALLOWLIST", logging.WARNING)
+        return []
+    try:
+        return [NotifyTarget(url=job.reply_to, format="slack_reply")]
+    except ValidationError:
+        log_event(logger, "reply_to ignored: not a valid URL", logging.WARNING)
+        return []
 
 
 # --- the two notices ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ refused, hand-off lost) is reported for that database and never stops the others
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from collections import Counter
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 WORKERS = 16  # keeps the rate limit busy while bucket checks and queue sends wait on I/O; the limiter paces them
 FEW = 20  # up to this many named databases: per-database calls beat project-wide listings
 HANDOFF_CHUNK = 10  # one SendMessageBatch
+REPLY_POSTS = 5  # a Slack response_url takes at most five posts: one per job's final notice
 
 
 @dataclass
@@ -108,8 +110,12 @@ def run_dispatch(
     settings: Settings,
     requested_by: str,
     inline_runner: Callable[[CopyJob], Any] | None = None,
+    reply_to: str | None = None,
 ) -> DispatchReport:
-    """Build the API client, store and hand-off from settings, dispatch, close them."""
+    """Build the API client, store and hand-off from settings, dispatch, close them.
+
+    ``reply_to`` (a Slack ``response_url``) goes into the first ``REPLY_POSTS`` jobs: each
+    copy posts its outcome there as well as to ``NOTIFY_TARGETS``."""
     from shared.scaleway import ScalewayClient
     from shared.storage import ObjectStore
 
@@ -120,7 +126,7 @@ def run_dispatch(
         handoff = handoff_from_settings(settings, inline_runner=inline_runner)
         stack.callback(handoff.close)
         return dispatch(request, settings=settings, api=api, store=store, handoff=handoff,
-                        now=datetime.now(timezone.utc), requested_by=requested_by)
+                        now=datetime.now(timezone.utc), requested_by=requested_by, reply_to=reply_to)
 
 
 def dispatch(
@@ -132,6 +138,7 @@ def dispatch(
     handoff: Handoff,
     now: datetime,
     requested_by: str,
+    reply_to: str | None = None,
 ) -> DispatchReport:
     project_id = str(request.project_id or settings.scw_default_project_id or "").lower()
     if not project_id:
@@ -147,9 +154,11 @@ def dispatch(
                region, now, request.effective_max_age(settings))
     deadline = now + timedelta(hours=settings.job_deadline_hours)
     by_id = {db.id: db for db in selection.databases}
+    replies = itertools.count()  # next() is atomic: jobs may be built on several threads
     report.databases = _prepare_and_hand_off(
         run, selection.databases, handoff,
-        lambda e: _job(e, by_id[e.database_id], report, request, project_id, region, deadline),
+        lambda e: _job(e, by_id[e.database_id], report, request, project_id, region, deadline,
+                       reply_to if reply_to and next(replies) < REPLY_POSTS else None),
     )
     report.databases += [DatabaseOutcome(entry, entry.action) for entry in missing_entries(selection)]
     for outcome in report.databases:
@@ -244,7 +253,7 @@ def _stored_metadata(store: Any, key: str | None) -> tuple[dict[str, str] | None
 
 
 def _job(entry: PlanEntry, db: Database, report: DispatchReport, request: DispatchRequest,
-         project_id: str, region: str, deadline: datetime) -> CopyJob:
+         project_id: str, region: str, deadline: datetime, reply_to: str | None = None) -> CopyJob:
     backup = entry.backup
     assert backup is not None and backup.created_at is not None and entry.object_key  # planned "copy"
     return CopyJob(
@@ -261,7 +270,7 @@ def _job(entry: PlanEntry, db: Database, report: DispatchReport, request: Dispat
         attempt=1,
         deadline=deadline,
         requested_by=report.requested_by,
-        reply_to=None,
+        reply_to=reply_to,
         force=request.force,
     )
 

@@ -43,7 +43,7 @@ class NotifyTarget(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, hide_input_in_errors=True)
 
     url: str
-    format: Literal["generic", "slack", "discord", "teams"] = "generic"
+    format: Literal["generic", "slack", "slack_reply", "discord", "teams"] = "generic"
     secret: SecretStr | None = None
     events: list[EventType] = Field(default_factory=lambda: list(EVENT_TYPES), min_length=1)
 
@@ -196,8 +196,8 @@ class Notifier:
         self._backoff = wait_exponential_jitter(initial=1, max=30)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Notifier:
-        targets = parse_targets(settings.notify_target_list)
+    def from_settings(cls, settings: Settings, extra: list[NotifyTarget] | None = None) -> Notifier:
+        targets = parse_targets(settings.notify_target_list) + list(extra or [])
         # No credentials, no redirects (a redirect could carry the body elsewhere), no .netrc.
         http = httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False,
                             trust_env=False, headers={"user-agent": USERNAME})

@@ -216,6 +216,13 @@ def render_slack(event: NotificationEvent) -> tuple[dict[str, str], bytes]:
     return {"content-type": JSON}, _json({"text": text, "blocks": blocks})
 
 
+def render_slack_reply(event: NotificationEvent) -> tuple[dict[str, str], bytes]:
+    """The Slack message as an answer to a slash command's ``response_url``: in the channel,
+    as a new message (a response_url post is ephemeral and replaces nothing unless told)."""
+    headers, body = render_slack(event)
+    return headers, _json({**json.loads(body), "response_type": "in_channel", "replace_original": False})
+
+
 def render_discord(event: NotificationEvent) -> tuple[dict[str, str], bytes]:
     failed = event.data.failure is not None
     embed = {
@@ -266,6 +273,7 @@ def render_teams(event: NotificationEvent) -> tuple[dict[str, str], bytes]:
 
 CHAT_RENDERERS: dict[str, Callable[[NotificationEvent], tuple[dict[str, str], bytes]]] = {
     "slack": render_slack,
+    "slack_reply": render_slack_reply,
     "discord": render_discord,
     "teams": render_teams,
 }

@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     grafana_timestamp_header: str | None = None
     slack_signing_secret: SecretStr | None = None
     slack_allowed_user_ids: CommaList = Field(default_factory=list)
+    # Hosts a job's reply_to (a Slack response_url) may point at; copy posts nowhere else.
+    reply_host_allowlist: CommaList = Field(default_factory=lambda: ["hooks.slack.com"])
 
     # --- Dispatch policy -----------------------------------------------------------------------
     max_age_hours: float = Field(default=36.0, gt=0)
@@ -164,7 +166,7 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, ScwConfigFileSource(settings_cls))
 
     @field_validator("http_auth_tokens", "download_host_allowlist", "grafana_signature_headers",
-                     "slack_allowed_user_ids", mode="before")
+                     "slack_allowed_user_ids", "reply_host_allowlist", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -20,12 +20,13 @@ from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from shared.chatops import USAGE, CommandError, parse_command_text, select_from_alerts, slack_message, slack_reply
-from shared.dispatching import run_dispatch
+from shared.dispatching import REPLY_POSTS, run_dispatch
 from shared.errors import RequestError, UnsupportedMediaType
 from shared.inbound_auth import verify_grafana, verify_slack
 from shared.observability import log_event
 from shared.requests import DispatchRequest, read_dispatch_request
 from shared.settings import Settings
+from shared.transfer import host_allowed
 from shared.web import Request, check_bearer, json_response, parse_json_object
 
 logger = logging.getLogger(__name__)
@@ -34,8 +35,9 @@ Route = Callable[[Request, Settings], dict[str, Any]]
 _SLACK_USER = re.compile(r"^[A-Z0-9]{1,32}$")
 
 
-def _run(request: DispatchRequest, settings: Settings, requested_by: str) -> tuple[int, dict[str, Any]]:
-    report = run_dispatch(request, settings=settings, requested_by=requested_by)
+def _run(request: DispatchRequest, settings: Settings, requested_by: str,
+         reply_to: str | None = None) -> tuple[int, dict[str, Any]]:
+    report = run_dispatch(request, settings=settings, requested_by=requested_by, reply_to=reply_to)
     return report.status, report.to_dict()
 
 
@@ -89,8 +91,12 @@ def slack_route(http: Request, settings: Settings) -> dict[str, Any]:
         return json_response(200, slack_message(f"{exc} {USAGE.format(command=command)}"))
     if parsed.request is None:
         return json_response(200, slack_message(USAGE.format(command=command)))
-    _, report = _run(parsed.request, settings, f"slack:{user}")
-    return json_response(200, slack_reply(report))  # Slack shows only a 200's body: the text says what failed
+    # Each copy also answers in the channel through the command's response_url (Slack's host only).
+    reply_to = form.get("response_url") or None
+    if parsed.request.dry_run or not (reply_to and host_allowed(reply_to, settings.reply_host_allowlist)):
+        reply_to = None
+    _, report = _run(parsed.request, settings, f"slack:{user}", reply_to=reply_to)
+    return json_response(200, slack_reply(report, follows=reply_to is not None, posts=REPLY_POSTS))  # Slack shows only a 200's body: the text says what failed
 
 
 def _form(body: bytes) -> dict[str, str]:

@@ -212,10 +212,11 @@ def function_env(api: dict[str, str], moto: str, *, queue_url: str | None, notif
 
 @contextmanager
 def local_chain(*, config: str = "demo", inline: bool = False, export_delay: float | None = None,
-                log_dir: Path | None = None, dispatch_env: dict[str, str] | None = None) -> Iterator[LocalChain]:
+                log_dir: Path | None = None, dispatch_env: dict[str, str] | None = None,
+                copy_env: dict[str, str] | None = None) -> Iterator[LocalChain]:
     """Start the whole chain on loopback; everything is stopped when the block ends.
 
-    ``dispatch_env`` adds settings to dispatch only (e.g. ``SLACK_SIGNING_SECRET``)."""
+    ``dispatch_env`` and ``copy_env`` add settings to one function (e.g. ``SLACK_SIGNING_SECRET``)."""
     with ExitStack() as stack:
         children = stack.enter_context(Children(log_dir))
         sink = stack.enter_context(WebhookSink())
@@ -233,7 +234,8 @@ def local_chain(*, config: str = "demo", inline: bool = False, export_delay: flo
                                                       {**env, "HTTP_AUTH_TOKENS": token, **(dispatch_env or {})}),
                            auth_token=token, sqs=sqs, queue_url=queue_url, dlq_url=dlq_url, log_dir=children.log_dir)
         if not inline:
-            chain.copy_url = start_function(children, "copy", env)  # no bearer: queue deliveries carry none
+            # no bearer token: queue deliveries carry none
+            chain.copy_url = start_function(children, "copy", {**env, **(copy_env or {})})
             _log_to_file("shared.sandbox.queue_trigger", children.log_dir / "queue-trigger.log", stack)
             chain.trigger = run_trigger(stack, children, QueueTrigger(sqs, queue_url, chain.copy_url, dlq_url=dlq_url))
         yield chain

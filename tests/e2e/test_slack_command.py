@@ -1,5 +1,6 @@
 """A Slack slash command over a real socket: signed form -> served dispatch -> queue -> copy ->
-bucket -> notification. The signature is checked on the bytes as they crossed the HTTP stack."""
+bucket -> notification, and the copy's answer posted to the command's response_url. The
+signature is checked on the bytes as they crossed the HTTP stack."""
 
 from __future__ import annotations
 
@@ -21,13 +22,17 @@ SECRET = "e2e-slack-signing-secret"
 
 @pytest.fixture(scope="module")
 def chain() -> Iterator[LocalChain]:
-    with local_chain(config="default", export_delay=0.2, dispatch_env={"SLACK_SIGNING_SECRET": SECRET}) as running:
+    # The sink stands in for Slack's response_url host too.
+    allow = {"REPLY_HOST_ALLOWLIST": "127.0.0.1"}
+    with local_chain(config="default", export_delay=0.2, dispatch_env={"SLACK_SIGNING_SECRET": SECRET, **allow},
+                     copy_env=allow) as running:
         yield running
 
 
 def command(chain: LocalChain, text: str, secret: str = SECRET) -> httpx.Response:
     form = urlencode({"team_id": "T0001", "channel_id": "C0001", "user_id": "U0001", "user_name": "ops",
-                      "command": "/sdb-backup", "text": text, "response_url": "https://hooks.slack.com/commands/x",
+                      "command": "/sdb-backup", "text": text,
+                      "response_url": chain.sink.url + "/commands/T0001/1/reply",
                       "trigger_id": "1.2.3"})
     stamp = str(int(time.time()))
     signature = "v0=" + hmac.new(secret.encode(), f"v0:{stamp}:{form}".encode(), hashlib.sha256).hexdigest()
@@ -42,11 +47,16 @@ def test_a_signed_command_copies_and_answers_the_channel(chain):
     assert answer.status_code == 200, answer.text
     reply = answer.json()
     assert reply["response_type"] == "in_channel" and "*blog*: copy started" in reply["text"]
-    chain.sink.wait_for(1, timeout=120)
+    assert "Each copy will report here" in reply["text"]
+    chain.sink.wait_for(2, timeout=120)  # the signed notice, and the answer to the command
     (key, size), = chain.stored().items()
-    notice = json.loads(chain.notifications()[0].body)
+    by_path = {r.path: r for r in chain.notifications()}
+    notice = json.loads(by_path["/hooks/backups"].body)
     assert key.startswith("blog/") and notice["data"]["location"]["key"] == key
     assert chain.object_sha256(key) == sha256_hex(notice["data"]["backup_id"], size)
+    answer_in_channel = json.loads(by_path["/commands/T0001/1/reply"].body)
+    assert answer_in_channel["response_type"] == "in_channel" and "blog" in answer_in_channel["text"]
+    assert notice["data"]["sha256"] in json.dumps(answer_in_channel["blocks"])
 
     again = command(chain, "copy blog").json()  # typed twice: the copy is there, nothing new
     assert again["response_type"] == "ephemeral" and "*blog*: already copied" in again["text"]

@@ -253,12 +253,16 @@ def test_grafana_without_a_secret_needs_a_bearer_token(world):
 # --- Slack slash command ------------------------------------------------------------------
 
 
+RESPONSE_URL = "https://hooks.slack.com/commands/T1DC2JH3J/397700885554/96rGlfmibIGlgcZRskXaIFfN"
+
+
 def slack(text: str, *, secret: str = SLACK_SECRET, stamp: int | None = None, user: str = "U2CERLKJA",
-          content_type: str = "application/x-www-form-urlencoded", tamper: bool = False) -> dict[str, Any]:
+          content_type: str = "application/x-www-form-urlencoded", tamper: bool = False,
+          response_url: str = RESPONSE_URL) -> dict[str, Any]:
     form = urlencode({"team_id": "T1DC2JH3J", "team_domain": "testteamnow", "channel_id": "G8PSS9T3V",
                       "channel_name": "ops", "user_id": user, "user_name": "roadrunner",
                       "command": "/sdb-backup", "text": text,
-                      "response_url": "https://hooks.slack.com/commands/T1DC2JH3J/397700885554/96rGlfmibIGlgcZRskXaIFfN",
+                      "response_url": response_url,
                       "trigger_id": "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c",
                       "api_app_id": "A123456"})
     stamp = int(time.time()) if stamp is None else stamp
@@ -283,8 +287,16 @@ def test_slack_copy_starts_copies_and_tells_the_channel(slack_world):
     assert reply["response_type"] == "in_channel"
     assert "2 copy started" in reply["text"]
     assert "*shop*: copy started" in reply["text"] and "*analytics*: copy started" in reply["text"]
-    assert [(j.database_name, j.requested_by) for j in slack_world.jobs()] == [
-        ("analytics", "slack:U2CERLKJA"), ("shop", "slack:U2CERLKJA")]
+    assert reply["text"].endswith("Each copy will report here when it is done.")
+    assert [(j.database_name, j.requested_by, j.reply_to) for j in slack_world.jobs()] == [
+        ("analytics", "slack:U2CERLKJA", RESPONSE_URL), ("shop", "slack:U2CERLKJA", RESPONSE_URL)]
+
+
+def test_slack_response_url_off_the_allow_list_is_not_passed_on(slack_world):
+    reply = body(slack("copy shop", response_url="https://attacker.example/hook"))
+
+    assert "*shop*: copy started" in reply["text"] and "report here" not in reply["text"]
+    assert [(j.database_name, j.reply_to) for j in slack_world.jobs()] == [("shop", None)]
 
 
 def test_slack_plan_all_answers_the_caller_alone_and_exports_nothing(slack_world):

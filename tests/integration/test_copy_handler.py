@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -70,14 +71,19 @@ def test_an_invalid_job_names_the_fields_without_echoing_them(env: pytest.Monkey
     assert "secret-looking-value" not in json.dumps(body) and "another-value" not in json.dumps(body)
 
 
-def test_a_valid_job_is_copied(env: pytest.MonkeyPatch, copy_sandbox: SandboxServer, bucket: Bucket) -> None:
+def _copy_env(env: pytest.MonkeyPatch, sandbox: SandboxServer, bucket: Bucket) -> None:
     for name, value in {
-        "SCW_SECRET_KEY": copy_sandbox.token, "SCW_API_URL": copy_sandbox.base_url,
-        "SCW_DEFAULT_PROJECT_ID": copy_sandbox.project_id, "BACKUP_BUCKET": bucket.name,
+        "SCW_SECRET_KEY": sandbox.token, "SCW_API_URL": sandbox.base_url,
+        "SCW_DEFAULT_PROJECT_ID": sandbox.project_id, "BACKUP_BUCKET": bucket.name,
         "S3_ENDPOINT_URL": bucket.endpoint, "S3_REGION": "fr-par", "S3_ACCESS_KEY": FAKE_KEY,
         "S3_SECRET_KEY": FAKE_SECRET, "DOWNLOAD_HOST_ALLOWLIST": "127.0.0.1",
     }.items():
         env.setenv(name, value)
+
+
+
+def test_a_valid_job_is_copied(env: pytest.MonkeyPatch, copy_sandbox: SandboxServer, bucket: Bucket) -> None:
+    _copy_env(env, copy_sandbox, bucket)
     job = job_for(copy_sandbox, "blog")
 
     status, body = answer(handle(event(job.model_dump_json())))
@@ -87,3 +93,32 @@ def test_a_valid_job_is_copied(env: pytest.MonkeyPatch, copy_sandbox: SandboxSer
     assert bucket.metadata(job.object_key)[META_SHA256] == expected
     again_status, again = answer(handle(event(job.model_dump_json())))
     assert (again_status, again["outcome"]) == (200, "already_copied")
+
+
+def test_the_outcome_is_posted_to_the_jobs_reply_to_in_the_channel(env, copy_sandbox, bucket, webhook_sink):
+    # GIVEN a job started by a Slack command, whose response_url is (here) the sink
+    _copy_env(env, copy_sandbox, bucket)
+    env.setenv("REPLY_HOST_ALLOWLIST", "127.0.0.1")
+    job = job_for(copy_sandbox, "blog", reply_to=webhook_sink.url + "/commands/T1/2/abc")
+
+    status, body = answer(handle(event(job.model_dump_json())))
+
+    assert (status, body["outcome"]) == (200, "copied")
+    [posted] = webhook_sink.wait_for(1)
+    assert posted.path == "/commands/T1/2/abc"
+    message = posted.json()
+    assert message["response_type"] == "in_channel" and message["replace_original"] is False
+    assert "blog" in message["text"] and body["sha256"] in json.dumps(message["blocks"])
+    assert [(n["format"], n["delivered"]) for n in body["notifications"]] == [("slack_reply", True)]
+
+
+def test_a_reply_to_off_the_allowlist_is_not_posted_and_the_copy_stands(env, copy_sandbox, bucket, webhook_sink):
+    _copy_env(env, copy_sandbox, bucket)  # REPLY_HOST_ALLOWLIST: hooks.slack.com only
+    job = job_for(copy_sandbox, "blog", reply_to=webhook_sink.url + "/steal")
+
+    status, body = answer(handle(event(job.model_dump_json())))
+
+    assert (status, body["outcome"]) == (200, "copied")
+    assert "notifications" not in body
+    time.sleep(0.3)
+    assert webhook_sink.requests == []

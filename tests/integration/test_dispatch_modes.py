@@ -146,3 +146,26 @@ def test_an_unexpected_error_for_one_database_does_not_stop_the_others(world):
     assert outcomes["blog"]["error"] == {"code": "internal_error", "message": "unexpected error; see the logs"}
     assert sorted(j.database_name for j in sent) == ["analytics", "shop"]
     assert report.status == 207
+
+
+def test_a_reply_to_goes_into_five_jobs_at_most(moto_reset, sandbox_factory, tmp_path):
+    # GIVEN eight fresh databases and a Slack response_url (which takes five posts)
+    from shared.sandbox.state import SandboxConfig
+    from tests.fixtures.servers import FAKE_KEY, FAKE_SECRET
+    from tests.integration.test_copy_helpers import s3_client
+
+    sandbox = sandbox_factory(SandboxConfig.generated(8, backups_per_db=1, export_delay_seconds=0.0))
+    s3_client(moto_reset).create_bucket(Bucket="replies", CreateBucketConfiguration={"LocationConstraint": "fr-par"})
+    settings = load_settings(
+        scw_config_path=str(tmp_path / "none.yaml"), scw_api_url=sandbox.base_url,
+        scw_secret_key=sandbox.token, scw_default_project_id=sandbox.project_id, backup_bucket="replies",
+        s3_endpoint_url=moto_reset, s3_region="fr-par", s3_access_key=FAKE_KEY, s3_secret_key=FAKE_SECRET)
+    received: list[CopyJob] = []
+    url = "https://hooks.slack.com/commands/T1/2/abc"
+
+    report = run_dispatch(DispatchRequest(), settings=settings, requested_by="slack:U1", reply_to=url,
+                          inline_runner=received.append)
+
+    # THEN all eight are copied, and five of the jobs carry the reply address
+    assert report.summary == {"handed_off": 8} and len(received) == 8
+    assert sorted(j.reply_to or "" for j in received) == [""] * 3 + [url] * 5
