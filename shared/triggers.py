@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 from shared.chatops import USAGE, CommandError, parse_command_text, select_from_alerts, slack_message, slack_reply
 from shared.dispatching import REPLY_POSTS, run_dispatch
-from shared.errors import RequestError, UnsupportedMediaType
+from shared.errors import BackupExportError, RequestError, UnsupportedMediaType
 from shared.inbound_auth import verify_grafana, verify_slack
 from shared.observability import log_event
 from shared.requests import DispatchRequest, read_dispatch_request
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 Route = Callable[[Request, Settings], dict[str, Any]]
 _SLACK_USER = re.compile(r"^[A-Z0-9]{1,32}$")
+_SLACK_COMMAND = re.compile(r"^/[\w-]{1,32}$")
 
 
 def _run(request: DispatchRequest, settings: Settings, requested_by: str,
@@ -79,7 +80,8 @@ def slack_route(http: Request, settings: Settings) -> dict[str, Any]:
     if http.content_type != "application/x-www-form-urlencoded":
         raise UnsupportedMediaType("a slash command is application/x-www-form-urlencoded")
     form = _form(http.body)
-    command, user = form.get("command", "/sdb-backup"), form.get("user_id", "")
+    command, user = form.get("command", ""), form.get("user_id", "")
+    command = command if _SLACK_COMMAND.match(command) else "/sdb-backup"  # echoed in the usage text
     if not _SLACK_USER.match(user):
         raise RequestError("the slash command has no valid user_id")
     if settings.slack_allowed_user_ids and user not in settings.slack_allowed_user_ids:
@@ -95,8 +97,12 @@ def slack_route(http: Request, settings: Settings) -> dict[str, Any]:
     reply_to = form.get("response_url") or None
     if parsed.request.dry_run or not (reply_to and host_allowed(reply_to, settings.reply_host_allowlist)):
         reply_to = None
-    _, report = _run(parsed.request, settings, f"slack:{user}", reply_to=reply_to)
-    return json_response(200, slack_reply(report, follows=reply_to is not None, posts=REPLY_POSTS))  # Slack shows only a 200's body: the text says what failed
+    # Slack shows the body of a 200 only: every outcome, failures included, is said in the text.
+    try:
+        _, report = _run(parsed.request, settings, f"slack:{user}", reply_to=reply_to)
+    except BackupExportError as exc:  # nothing could be planned (the API is down, a setting is missing)
+        return json_response(200, slack_message(f"Nothing was done: {exc.message} ({exc.code})."))
+    return json_response(200, slack_reply(report, follows=reply_to is not None, posts=REPLY_POSTS))
 
 
 def _form(body: bytes) -> dict[str, str]:

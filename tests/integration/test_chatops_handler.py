@@ -383,3 +383,25 @@ def test_routes_answer_405_to_other_methods(world):
     for path in ("/alerts/alertmanager", "/alerts/grafana", "/slack/command"):
         response = handle({"path": path, "httpMethod": "GET", "headers": {}, "body": ""}, None)
         assert response["statusCode"] == 405 and body(response)["error"]["code"] == "method_not_allowed"
+
+
+def test_slack_says_when_nothing_could_be_done(slack_world):
+    slack_world.sandbox.faults.set_error_rate("list_databases", 1.0, status=503)
+
+    response = slack("copy all")
+
+    assert response["statusCode"] == 200
+    reply = body(response)
+    assert reply["response_type"] == "ephemeral" and reply["text"].startswith("Nothing was done:")
+    assert "(scaleway_" in reply["text"] and exports(slack_world) == 0
+
+
+def test_slack_echoes_only_a_plausible_command_name(slack_world):
+    form = urlencode({"user_id": "U2CERLKJA", "command": "<!channel> hi", "text": "help"})
+    stamp = int(time.time())
+    signature = "v0=" + hmac.new(SLACK_SECRET.encode(), f"v0:{stamp}:{form}".encode(), hashlib.sha256).hexdigest()
+
+    reply = body(post("/slack/command", form, {"Content-Type": "application/x-www-form-urlencoded",
+                                               "X-Slack-Request-Timestamp": str(stamp), "X-Slack-Signature": signature}))
+
+    assert "<!channel>" not in reply["text"] and "`/sdb-backup copy" in reply["text"]
