@@ -4,7 +4,7 @@ Routes: ``GET /health`` answers ``{"status": "ok"}`` to anyone and reveals nothi
 ``POST /`` with a ``DispatchRequest`` JSON body runs a dispatch; ``POST /alerts/alertmanager``,
 ``POST /alerts/grafana`` and ``POST /slack/command`` take chat-ops callers' own formats
 (``shared.triggers``); other methods on known paths get 405, other paths 404. Bodies are
-limited to 64 KiB.
+limited per route: 64 KiB for ``POST /``, 1 MiB for alert notices, 16 KiB for Slack.
 
 Who may call. The function is deployed ``privacy: private``: the platform lets through
 only its own triggers (the cron's POST, whose body is the trigger's ``input:``) and HTTP
@@ -29,13 +29,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from shared.errors import MethodNotAllowed, RouteNotFound
+from shared.errors import MethodNotAllowed, PayloadTooLarge, RouteNotFound
 from shared.observability import configure_logging, correlation
 from shared.settings import load_settings
-from shared.triggers import ROUTES
+from shared.triggers import MAX_BODY, ROUTES
 from shared.web import error_response, json_response, parse_event
-
-MAX_BODY = 64 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
 
@@ -51,9 +49,11 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 return json_response(200, {"status": "ok"})
             if path not in ROUTES:
                 raise RouteNotFound("no such route")
-            method, route = ROUTES[path]
+            method, route, max_body = ROUTES[path]
             if request.method != method:
                 raise MethodNotAllowed(f"use {method} on {path}")
+            if len(request.body) > max_body:
+                raise PayloadTooLarge(f"the body is larger than {max_body} bytes")
             settings = load_settings()
             configure_logging(settings.log_level)
             return route(request, settings)

@@ -32,6 +32,7 @@ from shared.web import Request, check_bearer, json_response, parse_json_object
 logger = logging.getLogger(__name__)
 
 Route = Callable[[Request, Settings], dict[str, Any]]
+KiB = 1024
 _SLACK_USER = re.compile(r"^[A-Z0-9]{1,32}$")
 _SLACK_COMMAND = re.compile(r"^/[\w-]{1,32}$")
 
@@ -116,9 +117,12 @@ def _form(body: bytes) -> dict[str, str]:
     return form
 
 
-ROUTES: dict[str, tuple[str, Route]] = {
-    "/": ("POST", dispatch_route),
-    "/alerts/alertmanager": ("POST", alertmanager_route),
-    "/alerts/grafana": ("POST", grafana_route),
-    "/slack/command": ("POST", slack_route),
+# path -> (method, route, largest body). An alert group can hold many alerts (Alertmanager's
+# max_alerts is unlimited by default), and a refused notice (4xx) is never re-sent.
+ROUTES: dict[str, tuple[str, Route, int]] = {
+    "/": ("POST", dispatch_route, 64 * KiB),
+    "/alerts/alertmanager": ("POST", alertmanager_route, 1024 * KiB),
+    "/alerts/grafana": ("POST", grafana_route, 1024 * KiB),
+    "/slack/command": ("POST", slack_route, 16 * KiB),
 }
+MAX_BODY = max(limit for _, _, limit in ROUTES.values())

@@ -405,3 +405,27 @@ def test_slack_echoes_only_a_plausible_command_name(slack_world):
                                                "X-Slack-Request-Timestamp": str(stamp), "X-Slack-Signature": signature}))
 
     assert "<!channel>" not in reply["text"] and "`/sdb-backup copy" in reply["text"]
+
+
+def test_a_large_alert_group_is_taken_and_an_oversized_one_refused(world):
+    # 300 firing alerts with annotations: ~200 KiB, more than POST / takes, well within a notice's limit
+    alerts = [{"labels": {"database_name": "shop", "instance": f"node-{i:04d}"}} for i in range(300)]
+    payload = notice("alertmanager", *alerts)
+    for alert in payload["alerts"]:
+        alert["annotations"]["description"] = "d" * 500
+    assert 64 * 1024 < len(json.dumps(payload)) < 1024 * 1024
+
+    taken = alertmanager(payload)
+    assert taken["statusCode"] == 200 and outcomes(taken) == {"shop": "handed_off"}
+    assert body(taken)["alerts"]["firing"] == 300
+
+    payload["alerts"][0]["annotations"]["description"] = "d" * (1024 * 1024)
+    refused = alertmanager(payload)
+    assert refused["statusCode"] == 413 and body(refused)["error"]["code"] == "payload_too_large"
+    assert exports(world) == 1
+
+
+def test_an_oversized_slash_command_is_413(slack_world):
+    response = slack("copy " + " ".join(["db"] * 6000))
+
+    assert response["statusCode"] == 413 and exports(slack_world) == 0
