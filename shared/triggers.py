@@ -3,10 +3,11 @@ answers in the caller's terms.
 
 - ``POST /``: a ``DispatchRequest`` from the cron schedule or a bearer-token caller
   (``read_dispatch_request``).
-- ``POST /alerts/alertmanager``: an Alertmanager notice; ``Authorization: Bearer`` required
-  (``http_config.authorization`` in Alertmanager). A 5xx answer makes Alertmanager retry.
+- ``POST /alerts/alertmanager``: an Alertmanager notice; a token required, as a bearer token
+  (``http_config.authorization``) or a basic-auth password (``http_config.basic_auth``). A
+  5xx answer makes Alertmanager retry.
 - ``POST /alerts/grafana``: a Grafana notice; the HMAC when ``GRAFANA_WEBHOOK_SECRET`` is
-  set, a bearer token otherwise (and whenever an ``Authorization`` header is sent).
+  set, a token otherwise (and whenever an ``Authorization`` header is sent).
 - ``POST /slack/command``: a Slack slash command, signed with ``SLACK_SIGNING_SECRET``.
   What the person typed gets an answer Slack shows (HTTP 200, ephemeral unless a copy
   started); only a request Slack itself got wrong gets a 4xx.
@@ -61,7 +62,7 @@ def _alerts(http: Request, settings: Settings, source: str) -> dict[str, Any]:
 
 
 def alertmanager_route(http: Request, settings: Settings) -> dict[str, Any]:
-    check_bearer(http, list(settings.http_auth_tokens))
+    check_bearer(http, list(settings.http_auth_tokens), basic=True)
     return _alerts(http, settings, "alertmanager")
 
 
@@ -71,7 +72,7 @@ def grafana_route(http: Request, settings: Settings) -> dict[str, Any]:
         verify_grafana(http, secret.get_secret_value(), signature_headers=list(settings.grafana_signature_headers),
                        timestamp_header=settings.grafana_timestamp_header)
     if secret is None or http.header("authorization") is not None:
-        check_bearer(http, list(settings.http_auth_tokens))
+        check_bearer(http, list(settings.http_auth_tokens), basic=True)
     return _alerts(http, settings, "grafana")
 
 

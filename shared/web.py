@@ -89,10 +89,20 @@ def parse_json_object(request: Request, *, allow_empty: bool = True) -> dict[str
     return value
 
 
-def check_bearer(request: Request, tokens: list[str]) -> None:
-    """Constant-time check of ``Authorization: Bearer <token>`` against any configured token."""
+def check_bearer(request: Request, tokens: list[str], *, basic: bool = False) -> None:
+    """Constant-time check of ``Authorization: Bearer <token>`` against any configured token.
+
+    With ``basic``, ``Authorization: Basic`` whose password is a token is accepted too (the
+    user name is ignored): alert senders offer basic auth as well as a bearer token."""
     scheme, _, supplied = (request.header("authorization") or "").partition(" ")
-    supplied = supplied.strip() if scheme.lower() == "bearer" else ""
+    supplied = supplied.strip()
+    if basic and scheme.lower() == "basic":
+        try:
+            supplied = base64.b64decode(supplied, validate=True).decode("utf-8").partition(":")[2]
+        except (binascii.Error, ValueError):
+            supplied = ""
+    elif scheme.lower() != "bearer":
+        supplied = ""
     ok = False
     for token in tokens:  # compare against every token so timing does not reveal which matched
         ok |= bool(supplied) and hmac.compare_digest(supplied.encode(), token.encode())

@@ -429,3 +429,25 @@ def test_an_oversized_slash_command_is_413(slack_world):
     response = slack("copy " + " ".join(["db"] * 6000))
 
     assert response["statusCode"] == 413 and exports(slack_world) == 0
+
+
+@pytest.mark.parametrize("password, status", [(TOKEN, 200), ("wrong", 401), ("", 401)])
+def test_alertmanager_basic_auth_takes_a_token_as_password(world, password, status):
+    import base64
+
+    credentials = base64.b64encode(f"alertmanager:{password}".encode()).decode()
+    response = post("/alerts/alertmanager", json.dumps(notice("alertmanager", {"labels": {"database_name": "shop"}})),
+                    {"Content-Type": "application/json", "Authorization": f"Basic {credentials}"})
+
+    assert response["statusCode"] == status
+    assert exports(world) == (1 if status == 200 else 0)
+
+
+def test_basic_auth_is_not_taken_on_post_root(world):
+    import base64
+
+    credentials = base64.b64encode(f"x:{TOKEN}".encode()).decode()
+    response = post("/", json.dumps({"database_names": ["shop"]}),
+                    {"Content-Type": "application/json", "Authorization": f"Basic {credentials}"})
+
+    assert response["statusCode"] == 401 and exports(world) == 0
