@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import InvalidRequest
-from shared.requests import MAX_SELECTED, DispatchRequest
+from shared.requests import MAX_SELECTED, DispatchRequest, is_database_name, validate_named
 
 MAX_ALERTS = 1000
 
@@ -51,12 +51,7 @@ class AlertSelection:
 
 
 def parse_alert_notice(body: dict[str, Any]) -> _AlertNotice:
-    try:
-        return _AlertNotice.model_validate(body)
-    except ValidationError as exc:
-        fields = sorted({".".join(str(p) for p in err["loc"] if not isinstance(p, int)) or "body"
-                         for err in exc.errors()})
-        raise InvalidRequest("the alert notice has missing or invalid fields", details={"fields": fields}) from None
+    return validate_named(_AlertNotice, body, "the alert notice has missing or invalid fields")
 
 
 def select_from_alerts(body: dict[str, Any], *, id_label: str, name_label: str) -> AlertSelection:
@@ -75,7 +70,7 @@ def select_from_alerts(body: dict[str, Any], *, id_label: str, name_label: str) 
                 ids[UUID(alert.labels[id_label])] = None
             except ValueError:
                 reason = f"the {id_label} label is not a UUID"
-        elif _valid_name(alert.labels.get(name_label, "")):
+        elif is_database_name(alert.labels.get(name_label, "")):
             names[alert.labels[name_label]] = None
         elif name_label in alert.labels:
             reason = f"the {name_label} label is not a database name"
@@ -90,10 +85,6 @@ def select_from_alerts(body: dict[str, Any], *, id_label: str, name_label: str) 
         raise InvalidRequest(f"the alerts name more than {MAX_SELECTED} databases")
     request = DispatchRequest(database_ids=list(ids), database_names=list(names)) if ids or names else None
     return AlertSelection(request, firing, ignored)
-
-
-def _valid_name(name: str) -> bool:
-    return 0 < len(name) <= 255 and name.isprintable()
 
 
 # --- Slack slash command -------------------------------------------------------------------
@@ -136,7 +127,7 @@ def parse_command_text(text: str) -> SlackCommand:
         try:
             ids[UUID(target)] = None
         except ValueError:
-            if not _valid_name(target):
+            if not is_database_name(target):
                 raise CommandError(f"`{_quote(target)}` is not a database name.") from None
             names[target] = None
     return SlackCommand(verb, DispatchRequest(database_ids=list(ids), database_names=list(names),

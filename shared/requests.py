@@ -14,7 +14,7 @@ else reaches it). Such calls are therefore limited to what the schedule itself d
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -28,6 +28,7 @@ MAX_SELECTED = 1000  # one API page; "every database" needs no list at all
 MAX_AGE_LIMIT_HOURS = 24 * 30
 
 Trigger = Literal["cron", "http"]
+M = TypeVar("M", bound=BaseModel)
 
 
 class DispatchRequest(BaseModel):
@@ -46,9 +47,8 @@ class DispatchRequest(BaseModel):
     @field_validator("database_names")
     @classmethod
     def _names(cls, names: list[str]) -> list[str]:
-        for name in names:
-            if not name or len(name) > 255 or not name.isprintable():
-                raise ValueError("database names are 1 to 255 printable characters")
+        if not all(map(is_database_name, names)):
+            raise ValueError("database names are 1 to 255 printable characters")
         return names
 
     @property
@@ -59,15 +59,22 @@ class DispatchRequest(BaseModel):
         return self.max_age_hours if self.max_age_hours is not None else settings.max_age_hours
 
 
+def is_database_name(name: str) -> bool:
+    return 0 < len(name) <= 255 and name.isprintable()
+
+
 def parse_dispatch_request(body: dict[str, Any]) -> DispatchRequest:
     """Validate a JSON object; errors name the offending fields, never echo their values."""
+    return validate_named(DispatchRequest, body, "the request has invalid or unknown fields")
+
+
+def validate_named(model: type[M], body: dict[str, Any], message: str) -> M:
+    """``model`` from ``body``, or ``InvalidRequest`` naming the offending fields, never their values."""
     try:
-        return DispatchRequest.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as exc:
         fields = sorted({_field_name(err["loc"]) for err in exc.errors()})
-        raise InvalidRequest(
-            "the request has invalid or unknown fields", details={"fields": fields}
-        ) from None  # the pydantic error quotes the input: keep it out of logs and answers
+        raise InvalidRequest(message, details={"fields": fields}) from None  # pydantic quotes the input
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
