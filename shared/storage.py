@@ -183,18 +183,19 @@ class ObjectStore:
         with _translated("abort multipart upload", key):
             self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
 
-    def list_parts(self, key: str, upload_id: str) -> list[tuple[int, str, int]]:
-        """``(part_number, etag, size)`` of the parts the store holds for an open upload."""
+    def _parts(self, key: str, upload_id: str) -> list[dict[str, Any]]:
+        """The store's records of an open upload's parts, every page of them."""
         with _translated("list parts", key):
             pages = self.s3.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=upload_id)
-            return [(p["PartNumber"], _strip(p["ETag"]), int(p["Size"])) for page in pages for p in page.get("Parts", [])]
+            return [part for page in pages for part in page.get("Parts", [])]
+
+    def list_parts(self, key: str, upload_id: str) -> list[tuple[int, str, int]]:
+        """``(part_number, etag, size)`` of the parts the store holds for an open upload."""
+        return [(p["PartNumber"], _strip(p["ETag"]), int(p["Size"])) for p in self._parts(key, upload_id)]
 
     def last_written(self, upload: OpenUpload) -> datetime | None:
         """When an open upload last changed: its newest part, else its start."""
-        with _translated("list parts", upload.key):
-            pages = self.s3.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=upload.key,
-                                                                 UploadId=upload.upload_id)
-            times = [p["LastModified"] for page in pages for p in page.get("Parts", []) if p.get("LastModified")]
+        times = [p["LastModified"] for p in self._parts(upload.key, upload.upload_id) if p.get("LastModified")]
         if upload.initiated is not None:
             times.append(upload.initiated)
         return max(times, default=None)
