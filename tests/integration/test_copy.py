@@ -7,11 +7,13 @@ import threading
 import pytest
 from datetime import datetime, timedelta, timezone
 
-from shared.copying import run_job
+from shared.copying import CopyReport, run_job
 from shared.keys import META_SHA256, copy_metadata
+from shared.models import CopyJob
 from shared.sandbox import blobs
 from shared.sandbox.api import SandboxServer
 from shared.sandbox.sink import WebhookSink
+from shared.settings import Settings
 from tests.integration.test_copy_helpers import (  # noqa: F401  (fixtures)
     BIG, SMALL, Bucket, RecordingRequeue, bucket, copy_sandbox, fast_clients, job_for, make_settings, notify_to,
 )
@@ -70,14 +72,20 @@ def test_concurrent_deliveries_end_with_one_good_object(copy_sandbox: SandboxSer
     assert len({n.headers["webhook-id"] for n in notices}) == 1
 
 
+def stop_after_one_part(job: CopyJob, settings: Settings) -> tuple[CopyReport, RecordingRequeue]:
+    """Run ``job`` with time for the first look (waiting for the link) and none after it."""
+    budget = iter([600.0])
+    requeue = RecordingRequeue()
+    report = run_job(job, settings, clients=fast_clients(settings), remaining_time=lambda: next(budget, 0.0),
+                     requeue=requeue)
+    return report, requeue
+
+
 def test_stops_in_time_and_the_continuation_finishes(copy_sandbox: SandboxServer, bucket: Bucket) -> None:
     settings = make_settings(copy_sandbox, bucket)
     job = job_for(copy_sandbox)
-    budget = iter([600.0])  # the first look (waiting for the link) has time, later ones find none
-    requeue = RecordingRequeue()
 
-    first = run_job(job, settings, clients=fast_clients(settings), remaining_time=lambda: next(budget, 0.0),
-                    requeue=requeue)
+    first, requeue = stop_after_one_part(job, settings)
 
     assert (first.outcome, first.status_code, first.parts) == ("continued", 202, 1)
     [follow_up] = requeue.jobs
@@ -97,9 +105,7 @@ def test_a_continuation_that_does_not_match_restarts_from_zero(copy_sandbox: San
                                                                forgery: str) -> None:
     settings = make_settings(copy_sandbox, bucket)
     job = job_for(copy_sandbox)
-    budget = iter([600.0])
-    requeue = RecordingRequeue()
-    run_job(job, settings, clients=fast_clients(settings), remaining_time=lambda: next(budget, 0.0), requeue=requeue)
+    _, requeue = stop_after_one_part(job, settings)
     cont = requeue.jobs[0].continuation
     if forgery == "etag":
         forged = cont.model_copy(update={"parts": [cont.parts[0].model_copy(update={"etag": "0" * 32})]})
@@ -118,9 +124,7 @@ def test_a_late_continuation_finds_the_copy_and_aborts_its_upload(copy_sandbox: 
                                                                    bucket: Bucket) -> None:
     settings = make_settings(copy_sandbox, bucket)
     job = job_for(copy_sandbox)
-    budget = iter([600.0])
-    requeue = RecordingRequeue()
-    run_job(job, settings, clients=fast_clients(settings), remaining_time=lambda: next(budget, 0.0), requeue=requeue)
+    _, requeue = stop_after_one_part(job, settings)
     assert run_job(job, settings, clients=fast_clients(settings)).outcome == "copied"  # a full redelivery
     assert bucket.open_uploads() == [job.object_key]
 
