@@ -153,10 +153,10 @@ _SAID = {
 SHOWN = 20
 
 
-def slack_reply(report: dict[str, Any], *, follows: bool = False, posts: int = 5) -> dict[str, Any]:
+def slack_reply(report: dict[str, Any], *, reply_posts: int = 0) -> dict[str, Any]:
     """The answer to a slash command from a dispatch report: in the channel for a copy that
-    started something, to the caller alone otherwise. ``follows``: the copies will post their
-    outcome to the command's response_url, which takes ``posts`` messages at most."""
+    started something, to the caller alone otherwise. ``reply_posts``: how many of the copies
+    will post their outcome to the command's response_url (0: none)."""
     rows = report.get("databases", [])
     summary = ", ".join(f"{n} {_SAID.get(s, s)}" for s, n in sorted(report.get("summary", {}).items()))
     head = f"{'Plan' if report.get('dry_run') else 'Copy'} run `{report.get('run_id')}`: {summary or 'no database'}."
@@ -169,9 +169,9 @@ def slack_reply(report: dict[str, Any], *, follows: bool = False, posts: int = 5
     if len(rows) > SHOWN:
         lines.append(f"…and {len(rows) - SHOWN} more.")
     started = sum(row.get("status") == "handed_off" for row in rows)
-    if follows and started:
-        lines.append("Each copy will report here when it is done." if started <= posts else
-                     f"The first {posts} copies will report here; every copy reports to the notification targets.")
+    if reply_posts and started:
+        lines.append("Each copy will report here when it is done." if started <= reply_posts else
+                     f"The first {reply_posts} copies will report here; every copy reports to the notification targets.")
     text = "\n".join([head, *lines])
     return {"response_type": "in_channel" if started and not report.get("dry_run") else "ephemeral",
             "text": text}

@@ -104,7 +104,7 @@ def slack_route(http: Request, settings: Settings) -> dict[str, Any]:
         _, report = _run(parsed.request, settings, f"slack:{user}", reply_to=reply_to)
     except BackupExportError as exc:  # nothing could be planned (the API is down, a setting is missing)
         return json_response(200, slack_message(f"Nothing was done: {exc.message} ({exc.code})."))
-    return json_response(200, slack_reply(report, follows=reply_to is not None, posts=REPLY_POSTS))
+    return json_response(200, slack_reply(report, reply_posts=REPLY_POSTS if reply_to else 0))
 
 
 def _form(body: bytes) -> dict[str, str]:

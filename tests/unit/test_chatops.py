@@ -125,15 +125,15 @@ def test_long_replies_are_cut():
     assert len(text.splitlines()) == 22 and text.endswith("…and 5 more.")
 
 
-@pytest.mark.parametrize("started, follows, last", [
-    (2, True, "Each copy will report here when it is done."),
-    (7, True, "The first 5 copies will report here; every copy reports to the notification targets."),
-    (2, False, "• *db1*: copy started"),
+@pytest.mark.parametrize("started, reply_posts, last", [
+    (2, 5, "Each copy will report here when it is done."),
+    (7, 5, "The first 5 copies will report here; every copy reports to the notification targets."),
+    (2, 0, "• *db1*: copy started"),
 ])
-def test_reply_says_where_the_outcomes_will_come(started, follows, last):
+def test_reply_says_where_the_outcomes_will_come(started, reply_posts, last):
     rows = [{"database_name": f"db{i}", "status": "handed_off", "reason": ""} for i in range(started)]
 
     reply = slack_reply({"run_id": "r", "dry_run": False, "summary": {"handed_off": started}, "databases": rows},
-                        follows=follows, posts=5)
+                        reply_posts=reply_posts)
 
     assert reply["text"].splitlines()[-1] == last
