@@ -19,7 +19,7 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $(NODE_STAMP)
 
 demo: $(STAMP)
-	$(PY) -m shared.sandbox.demo
+	$(PY) -m sandbox.demo
 
 test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest

@@ -1,4 +1,4 @@
-"""The copy function: one ``CopyJob`` per request -> ``shared.copying.run_job`` -> JSON answer.
+"""The copy function: one ``CopyJob`` per request -> ``shared.copying.run.run_job`` -> JSON answer.
 
 Authentication. Queue-trigger deliveries and direct HTTP calls both arrive as ``POST /`` and
 the platform adds no header that proves a delivery came from the queue. So: when
@@ -9,7 +9,7 @@ sends both headers. (A queue delivery carries no bearer token, so with a queue h
 ``HTTP_AUTH_TOKENS`` unset and rely on ``privacy: private``.)
 
 Answers: ``GET /health`` 200 without auth; a job's outcome picks the status (see
-``shared.copying``); errors go through ``shared.web.error_response``.
+``shared.copying.run``); errors go through ``shared.web.error_response``.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def read_job(request: Request) -> CopyJob:
 
 
 def run(job: CopyJob, settings: Any, started: float) -> dict[str, Any]:
-    from shared.copying import function_budget, run_job
+    from shared.copying.run import function_budget, run_job
 
     report = run_job(job, settings, remaining_time=function_budget(settings.function_timeout_seconds, started),
                      requeue=_requeue(settings))

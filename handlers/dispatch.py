@@ -3,7 +3,7 @@
 Routes: ``GET /health`` answers ``{"status": "ok"}`` to anyone and reveals nothing else;
 ``POST /`` with a ``DispatchRequest`` JSON body runs a dispatch; ``POST /alerts/alertmanager``,
 ``POST /alerts/grafana`` and ``POST /slack/command`` take chat-ops callers' own formats
-(``shared.triggers``); other methods on known paths get 405, other paths 404. Bodies are
+(``shared.dispatch.routes``); other methods on known paths get 405, other paths 404. Bodies are
 limited per route: 64 KiB for ``POST /``, 1 MiB for alert notices, 16 KiB for Slack.
 
 Who may call. The function is deployed ``privacy: private``: the platform lets through
@@ -32,7 +32,7 @@ from typing import Any
 from shared.errors import MethodNotAllowed, PayloadTooLarge, RouteNotFound
 from shared.observability import configure_logging, correlation
 from shared.settings import load_settings
-from shared.triggers import MAX_BODY, ROUTES
+from shared.dispatch.routes import MAX_BODY, ROUTES
 from shared.web import error_response, json_response, parse_event
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 

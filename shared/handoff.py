@@ -211,7 +211,7 @@ def handoff_from_settings(settings: "Settings", *, inline_runner: Callable[[Copy
             bearer_token=settings.copy_function_bearer_token,
         )
     if inline_runner is None:
-        from shared.copying import run_job
+        from shared.copying.run import run_job
 
         def inline_runner(job: CopyJob) -> Any:
             return run_job(job, settings)

@@ -5,7 +5,7 @@ builds the real one lazily with the checksum settings Scaleway needs: boto3 >= 1
 otherwise send ``aws-chunked`` bodies with an ``x-amz-trailer`` that Scaleway rejects.
 Every botocore error becomes a ``StorageError`` (``from exc``); messages name the key, never
 a URL. Part bodies do not go through boto3 at all: ``upload_part_url`` presigns a PUT that
-``shared.transfer`` streams to.
+``shared.copying.engine`` streams to.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from shared.errors import ConfigurationError, StorageError
 from shared.keys import is_ours
-from shared.parts import MAX_PART_SIZE, iter_parts, part_size_for
+from shared.copying.parts import MAX_PART_SIZE, iter_parts, part_size_for
 
 if TYPE_CHECKING:
     from shared.settings import Settings

@@ -3,7 +3,7 @@
     .venv/bin/python tests/benchmarks/bench_copy.py --sizes 1GiB,8GiB
 
 Source: the sandbox's presigned download link (a real server in its own process). Destination:
-``shared.sandbox.s3sink`` in its own process (computes part MD5s, keeps no bytes; moto keeps
+``sandbox.s3sink`` in its own process (computes part MD5s, keeps no bytes; moto keeps
 everything in memory and is too slow for GiBs). Each copy runs as a child process measured with
 ``os.wait4``: CPU = user + sys of the process and the children it reaped; peak RSS = ru_maxrss
 (for a shell pipeline, the largest single process of it, not the sum).
@@ -186,7 +186,7 @@ def main() -> None:
     floor = hash_floor()
     print(f"hashlib floor on this machine: md5 {floor['md5']:.2f} CPU-s/GiB, sha256 {floor['sha256']:.2f} "
           f"CPU-s/GiB, both {floor['md5'] + floor['sha256']:.2f}", flush=True)
-    sink, sink_url = start([PY, "-m", "shared.sandbox.s3sink", "--port", "0"])
+    sink, sink_url = start([PY, "-m", "sandbox.s3sink", "--port", "0"])
     sandbox_proc, line = start([PY, str(HERE / "bench_servers.py"), ",".join(map(str, sizes))])
     rows: list[Row] = []
     try:

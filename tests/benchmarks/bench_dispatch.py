@@ -27,11 +27,11 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from shared.dispatching import dispatch  # noqa: E402
+from shared.dispatch.run import dispatch  # noqa: E402
 from shared.handoff import InlineHandoff, QueueHandoff  # noqa: E402
 from shared.observability import configure_logging  # noqa: E402
-from shared.requests import DispatchRequest  # noqa: E402
-from shared.scaleway import ScalewayClient  # noqa: E402
+from shared.dispatch.request import DispatchRequest  # noqa: E402
+from shared.scaleway.client import ScalewayClient  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from shared.storage import ObjectStore  # noqa: E402
 
@@ -81,7 +81,7 @@ def run(databases: int, mode: str) -> bool:
     configure_logging("WARNING")
     with ExitStack() as stack:
         sandbox = stack.enter_context(process(
-            [sys.executable, "-m", "shared.sandbox", "--databases", str(databases), "--export-delay", "0"]))
+            [sys.executable, "-m", "sandbox", "--databases", str(databases), "--export-delay", "0"]))
         address = json.loads(sandbox.stdout.readline())  # type: ignore[union-attr]
         moto_url = f"http://127.0.0.1:{free_port()}"
         stack.enter_context(process([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",

@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from shared.sandbox.api import SandboxServer  # noqa: E402
-from shared.sandbox.state import DatabaseSpec, SandboxConfig  # noqa: E402
+from sandbox.api import SandboxServer  # noqa: E402
+from sandbox.state import DatabaseSpec, SandboxConfig  # noqa: E402
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 def ours(job_file: str, settings_file: str) -> None:
-    from shared.copying import run_job
+    from shared.copying.run import run_job
     from shared.models import CopyJob
     from shared.settings import Settings
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from shared.requests import DispatchRequest
+from shared.dispatch.request import DispatchRequest
 from tests.deploy.serverless_cli import ROOT, run_serverless
 
 ZIP_LIMIT = 100 * 1024 * 1024  # the platform's limit on zipped code
@@ -70,7 +70,7 @@ def test_zip_ships_code_and_dependencies_only(service_zip, packaged: Path):
     assert {"handlers/dispatch.py", "handlers/copy.py", "shared/settings.py", "shared/models.py"} <= set(names)
     assert any(n.startswith("package/pydantic_core/") and n.endswith(".so") for n in names)
     assert any(n.startswith("package/httpx/") for n in names)
-    unwanted = ("tests/", "shared/sandbox/", "node_modules/", ".venv/", "docs/", "scripts/", ".serverless/")
+    unwanted = ("tests/", "sandbox/", "node_modules/", ".venv/", "docs/", "scripts/", ".serverless/")
     assert not [n for n in names if n.startswith(unwanted)]
     assert "handlers/local.py" not in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]

@@ -16,9 +16,9 @@ import httpx
 import pytest
 import yaml
 
-from shared.sandbox.blobs import sha256_hex
-from shared.sandbox.processes import Children, free_port
-from shared.sandbox.topology import LocalChain, local_chain
+from sandbox.blobs import sha256_hex
+from sandbox.processes import Children, free_port
+from sandbox.topology import LocalChain, local_chain
 
 BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 pytestmark = pytest.mark.skipif(BINARY is None, reason="prometheus-alertmanager is not installed "

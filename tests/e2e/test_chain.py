@@ -11,8 +11,8 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from shared.sandbox.blobs import sha256_hex
-from shared.sandbox.topology import LocalChain, local_chain
+from sandbox.blobs import sha256_hex
+from sandbox.topology import LocalChain, local_chain
 
 # Small backups from the sandbox's default seed: 48 KiB and 3 MiB.
 SELECTION = {"database_names": ["shop", "blog"]}

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _demo(*args: str) -> subprocess.CompletedProcess[str]:
     # The default seed's small backups keep this quick; the real demo copies a few hundred MB.
-    argv = [sys.executable, "-m", "shared.sandbox.demo", "--sandbox-config", "default", "--timeout", "120", *args]
+    argv = [sys.executable, "-m", "sandbox.demo", "--sandbox-config", "default", "--timeout", "120", *args]
     return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
 
 

@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from shared.sandbox.blobs import sha256_hex
-from shared.sandbox.topology import LocalChain, local_chain
+from sandbox.blobs import sha256_hex
+from sandbox.topology import LocalChain, local_chain
 
 SECRET = "e2e-slack-signing-secret"
 

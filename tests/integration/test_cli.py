@@ -16,7 +16,7 @@ def run_cli(sandbox, *args: str, **extra_env: str) -> subprocess.CompletedProces
     env.update(SCW_API_URL=sandbox.base_url, SCW_SECRET_KEY=sandbox.token,
                SCW_DEFAULT_PROJECT_ID=sandbox.project_id, SCW_CONFIG_PATH=str(ROOT / "nonexistent.yaml"),
                **extra_env)
-    return subprocess.run([sys.executable, "-m", "shared.cli", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "shared.cli.main", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
 
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from shared.errors import ExportFailed, ScalewayAuthError, ScalewayConflict, ScalewayNotFound
-from shared.scaleway import ScalewayClient
+from shared.scaleway.client import ScalewayClient
 from shared.settings import Settings
 
 

@@ -7,12 +7,12 @@ import threading
 import pytest
 from datetime import datetime, timedelta, timezone
 
-from shared.copying import CopyReport, run_job
+from shared.copying.run import CopyReport, run_job
 from shared.keys import META_SHA256, copy_metadata
 from shared.models import CopyJob
-from shared.sandbox import blobs
-from shared.sandbox.api import SandboxServer
-from shared.sandbox.sink import WebhookSink
+from sandbox import blobs
+from sandbox.api import SandboxServer
+from sandbox.sink import WebhookSink
 from shared.settings import Settings
 from tests.integration.test_copy_helpers import (  # noqa: F401  (fixtures)
     BIG, SMALL, Bucket, RecordingRequeue, bucket, copy_sandbox, fast_clients, job_for, make_settings, notify_to,

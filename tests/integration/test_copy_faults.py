@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from shared.copying import run_job
-from shared.sandbox import blobs
-from shared.sandbox.api import SandboxServer
-from shared.sandbox.s3sink import S3Sink
+from shared.copying.run import run_job
+from sandbox import blobs
+from sandbox.api import SandboxServer
+from sandbox.s3sink import S3Sink
 from shared.storage import ObjectStore
 from tests.integration.test_copy_helpers import (  # noqa: F401  (fixtures)
     BIG, SMALL, Bucket, bucket, copy_sandbox, fast_clients, job_for, make_settings, s3_client,

@@ -10,8 +10,8 @@ import pytest
 
 from handlers.copy import MAX_BODY, handle
 from shared.keys import META_SHA256
-from shared.sandbox import blobs
-from shared.sandbox.api import SandboxServer
+from sandbox import blobs
+from sandbox.api import SandboxServer
 from tests.fixtures.servers import FAKE_KEY, FAKE_SECRET
 from tests.integration.test_copy_helpers import SMALL, Bucket, bucket, copy_sandbox, job_for  # noqa: F401
 

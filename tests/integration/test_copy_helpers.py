@@ -14,14 +14,14 @@ from typing import Any, Iterator
 
 import pytest
 
-from shared.copying import CopyClients
+from shared.copying.run import CopyClients
 from shared.keys import object_key
 from shared.models import CopyJob
-from shared.sandbox.api import SandboxServer
-from shared.sandbox.state import DatabaseSpec, SandboxConfig
+from sandbox.api import SandboxServer
+from sandbox.state import DatabaseSpec, SandboxConfig
 from shared.settings import DEFAULT_KEY_TEMPLATE, Settings
 from shared.storage import ObjectStore, s3_config
-from shared.transfer import Transfer, transfer_clients
+from shared.copying.engine import Transfer, transfer_clients
 from tests.fixtures.servers import FAKE_KEY, FAKE_SECRET
 
 MiB = 1 << 20
@@ -117,7 +117,7 @@ def fast_clients(settings: Settings, store: ObjectStore | None = None) -> CopyCl
     """Real clients, but part retries wait no time (tests must stay fast)."""
     from tenacity import wait_none
 
-    from shared.scaleway import ScalewayClient
+    from shared.scaleway.client import ScalewayClient
 
     download, upload = transfer_clients()
     return CopyClients(ScalewayClient.from_settings(settings), store or ObjectStore.from_settings(settings),

@@ -8,13 +8,13 @@ import httpx
 import pytest
 
 from handlers.dispatch import handle
-from shared.dispatching import dispatch, run_dispatch
+from shared.dispatch.run import dispatch, run_dispatch
 from shared.errors import ScalewayUnavailable
 from shared.handoff import InlineHandoff
 from shared.keys import is_complete_copy
 from shared.models import CopyJob
-from shared.requests import DispatchRequest
-from shared.scaleway import ScalewayClient
+from shared.dispatch.request import DispatchRequest
+from shared.scaleway.client import ScalewayClient
 from shared.settings import load_settings
 from shared.storage import ObjectStore
 from shared.web import error_response
@@ -150,7 +150,7 @@ def test_an_unexpected_error_for_one_database_does_not_stop_the_others(world):
 
 def test_a_reply_to_goes_into_five_jobs_at_most(moto_reset, sandbox_factory, tmp_path):
     # GIVEN eight fresh databases and a Slack response_url (which takes five posts)
-    from shared.sandbox.state import SandboxConfig
+    from sandbox.state import SandboxConfig
     from tests.fixtures.servers import FAKE_KEY, FAKE_SECRET
     from tests.integration.test_copy_helpers import s3_client
 

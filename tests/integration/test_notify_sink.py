@@ -12,9 +12,9 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from shared.notify import DeliveryResult, Notifier, NotifyTarget, copied_event, failed_event
+from shared.notify.delivery import DeliveryResult, Notifier, NotifyTarget, copied_event, failed_event
 from shared.observability import JsonFormatter
-from shared.sandbox.sink import WebhookSink
+from sandbox.sink import WebhookSink
 from shared.settings import Settings
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -121,10 +121,10 @@ def test_400_is_not_retried(webhook_sink: WebhookSink, http: httpx.Client) -> No
 
 def test_410_is_reported_as_gone(webhook_sink: WebhookSink, http: httpx.Client, caplog) -> None:
     webhook_sink.respond_with(410, "channel_is_archived")
-    with caplog.at_level(logging.INFO, logger="shared.notify"):
+    with caplog.at_level(logging.INFO, logger="shared.notify.delivery"):
         (result,) = notifier(http, [target(webhook_sink, "slack")]).send(COPIED)
     assert (result.delivered, result.status, result.attempts, result.error) == (False, 410, 1, "endpoint_gone")
-    (record,) = [r for r in caplog.records if r.name == "shared.notify"]
+    (record,) = [r for r in caplog.records if r.name == "shared.notify.delivery"]
     assert "gone" in record.getMessage() and record.fields["detail"] == "channel_is_archived"
 
 
@@ -170,7 +170,7 @@ def test_one_failing_target_does_not_stop_the_others(webhook_sink: WebhookSink, 
 
 def test_an_unexpected_error_is_reported_not_raised(webhook_sink: WebhookSink, http: httpx.Client, caplog) -> None:
     broken = NotifyTarget.model_construct(url=webhook_sink.url, format="pager", secret=None, events=["backup.copied"])
-    with caplog.at_level(logging.INFO, logger="shared.notify"):
+    with caplog.at_level(logging.INFO, logger="shared.notify.delivery"):
         results = notifier(http, [broken, target(webhook_sink, "slack")]).send(COPIED)
     assert [(r.delivered, r.error) for r in results] == [(False, "internal_error"), (True, None)]
     assert any(getattr(r, "fields", {}).get("exc_type") == "KeyError" for r in caplog.records)

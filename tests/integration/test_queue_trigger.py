@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 import boto3
 import pytest
 
-from shared.sandbox.queue_trigger import QueueTrigger
+from sandbox.queue_trigger import QueueTrigger
 from tests.fixtures.servers import FAKE_KEY, FAKE_SECRET
 
 

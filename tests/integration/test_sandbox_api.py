@@ -13,8 +13,8 @@ from typing import Any, Callable
 import httpx
 import pytest
 
-from shared.sandbox.api import SandboxServer
-from shared.sandbox.state import SandboxConfig
+from sandbox.api import SandboxServer
+from sandbox.state import SandboxConfig
 
 DATABASE_KEYS = {
     "cpu_current", "cpu_max", "cpu_min", "created_at", "endpoint", "engine_major_version", "id",
@@ -365,7 +365,7 @@ def test_faults_stats_and_reset_over_http(sandbox: SandboxServer) -> None:
 def test_command_line_prints_its_address_and_stops_on_sigterm() -> None:
     token = str(uuid.uuid4())
     process = subprocess.Popen(
-        [sys.executable, "-m", "shared.sandbox", "--port", "0", "--token", token, "--config", "demo",
+        [sys.executable, "-m", "sandbox", "--port", "0", "--token", token, "--config", "demo",
          "--export-delay", "0", "--rate-limit", "0"],
         stdout=subprocess.PIPE, text=True,
     )

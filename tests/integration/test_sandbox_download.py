@@ -8,8 +8,8 @@ from typing import Callable
 import httpx
 import pytest
 
-from shared.sandbox import blobs
-from shared.sandbox.api import SandboxServer
+from sandbox import blobs
+from sandbox.api import SandboxServer
 
 SIZE = 3 * blobs.BLOCK - 4099  # the "blog" database's second newest backup
 

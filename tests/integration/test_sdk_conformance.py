@@ -21,9 +21,9 @@ from scaleway.serverless_sqldb.v1alpha1 import ServerlessSqldbV1Alpha1API
 from scaleway.serverless_sqldb.v1alpha1.types import ListDatabasesRequestOrderBy
 from scaleway_core.api import ScalewayException
 
-from shared.sandbox import blobs
-from shared.sandbox.api import SandboxServer
-from shared.sandbox.state import SandboxConfig
+from sandbox import blobs
+from sandbox.api import SandboxServer
+from sandbox.state import SandboxConfig
 
 ACCESS_KEY = "SCWXXXXXXXXXXXXXXXXX"
 SDK_DEFAULTS = {"size": 0, "db_size": 0}  # what the SDK puts where the API sent null

@@ -70,7 +70,7 @@ def test_replace_metadata_keeps_the_bytes(bucket: Bucket, copy_limit: int) -> No
 
 def test_replace_metadata_refuses_an_object_that_changed() -> None:
     """moto ignores x-amz-copy-source-if-match, so this runs against the sink, which honours it."""
-    from shared.sandbox.s3sink import S3Sink
+    from sandbox.s3sink import S3Sink
 
     with S3Sink() as sink:
         s3 = s3_client(sink.url)

@@ -6,7 +6,7 @@ from uuid import UUID
 
 import pytest
 
-from shared.chatops import CommandError, parse_command_text, select_from_alerts, slack_reply
+from shared.dispatch.chatops import CommandError, parse_command_text, select_from_alerts, slack_reply
 from shared.errors import InvalidRequest
 
 DB = "11111111-2222-4333-8444-555555555555"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from shared.errors import InvalidJSON, InvalidRequest, Unauthorized, UnsupportedMediaType
-from shared.requests import DispatchRequest, parse_dispatch_request, read_dispatch_request
+from shared.dispatch.request import DispatchRequest, parse_dispatch_request, read_dispatch_request
 from shared.settings import Settings
 from shared.web import Request
 

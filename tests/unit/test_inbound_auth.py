@@ -8,7 +8,7 @@ import hmac
 import pytest
 
 from shared.errors import Unauthorized
-from shared.inbound_auth import grafana_signature, verify_grafana, verify_slack
+from shared.dispatch.signatures import grafana_signature, verify_grafana, verify_slack
 from shared.web import Request
 
 # Slack's documented example request (docs: "Verifying requests from Slack").

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.api_errors import error_from_answer, parse_error_body
+from shared.scaleway.errors import error_from_answer, parse_error_body
 from shared.errors import (
     ScalewayAuthError,
     ScalewayConflict,

@@ -11,8 +11,8 @@ import pytest
 from standardwebhooks import Webhook
 
 from shared.errors import ConfigurationError
-from shared.notify import copied_event, failed_event, parse_targets, retry_after_seconds
-from shared.notify_formats import (
+from shared.notify.delivery import copied_event, failed_event, parse_targets, retry_after_seconds
+from shared.notify.formats import (
     DISCORD_DESCRIPTION, DISCORD_FIELDS, DISCORD_FOOTER, DISCORD_NAME, DISCORD_TITLE, DISCORD_TOTAL, DISCORD_VALUE,
     DEFAULT_ADVICE, discord_embed_chars, event_id, human_size, render, render_discord, render_generic,
     render_slack, render_teams, sign,

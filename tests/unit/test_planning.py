@@ -9,7 +9,7 @@ import pytest
 
 from shared.keys import copy_metadata
 from shared.models import Database, DatabaseBackup
-from shared.planning import KeyLayout, mark_in_flight, plan_exports, select_databases
+from shared.dispatch.plan import KeyLayout, mark_in_flight, plan_exports, select_databases
 from shared.settings import DEFAULT_KEY_TEMPLATE
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=timezone.utc)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from shared.errors import ConfigurationError
-from shared.retention import StoredCopy, newest_first, select_for_pruning
+from shared.copying.retention import StoredCopy, newest_first, select_for_pruning
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 

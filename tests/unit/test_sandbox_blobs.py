@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from shared.sandbox import blobs
+from sandbox import blobs
 
 SIZE = 2 * blobs.BLOCK + 12345  # spans three blocks, the last one partial
 

@@ -15,7 +15,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from shared.api_errors import retry_hint_seconds
+from shared.scaleway.errors import retry_hint_seconds
 from shared.errors import (
     ConfigurationError,
     ExportFailed,
@@ -31,8 +31,8 @@ from shared.errors import (
     ScalewayRateLimited,
     ScalewayUnavailable,
 )
-from shared.ratelimit import RateLimiter
-from shared.scaleway import ScalewayClient, newest_ready_by_database
+from shared.scaleway.ratelimit import RateLimiter
+from shared.scaleway.client import ScalewayClient, newest_ready_by_database
 from shared.settings import Settings
 
 EVENTS = Path(__file__).parents[1] / "events" / "api"
@@ -288,7 +288,7 @@ def test_error_messages_redact_urls_the_api_echoes(harness):
 def test_failed_calls_log_their_request_id(harness, caplog):
     h = harness(lambda r: httpx.Response(404, json={"type": "not_found", "message": "nope"},
                                          headers={"X-Request-Id": "abc-123"}))
-    with caplog.at_level(logging.WARNING, logger="shared.scaleway"), pytest.raises(ScalewayNotFound):
+    with caplog.at_level(logging.WARNING, logger="shared.scaleway.client"), pytest.raises(ScalewayNotFound):
         h.client.get_backup(BACKUP_ID)
     failed = [r for r in caplog.records if r.getMessage() == "scaleway api call failed"]
     assert [r.fields["request_id"] for r in failed] == ["abc-123"]

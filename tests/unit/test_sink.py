@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from shared.sandbox.sink import WebhookSink
+from sandbox.sink import WebhookSink
 
 
 def test_records_requests_and_answers_ok(webhook_sink: WebhookSink) -> None:

@@ -11,7 +11,7 @@ import pytest
 from tenacity import wait_none
 
 from shared.errors import DownloadLinkExpired, IntegrityError, StorageError
-from shared.transfer import Connections, Progress, Transfer, host_allowed
+from shared.copying.engine import Connections, Progress, Transfer, host_allowed
 
 PART = 64 * 1024
 DATA = hashlib.shake_128(b"backup").digest(5 * PART + 1234)

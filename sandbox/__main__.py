@@ -1,0 +1,67 @@
+"""``python -m sandbox``: run the sandbox API alone on 127.0.0.1.
+
+The first line on stdout is one JSON object (base_url, project_id, organization_id, region,
+token) so a parent process can read where to connect; it serves until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from typing import Any
+
+from sandbox.api import SandboxServer
+from sandbox.state import SandboxConfig
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--token", default="", help="API token (a UUID); default derived from the seed")
+    parser.add_argument("--config", choices=("default", "demo"), default="default")
+    parser.add_argument("--databases", type=int, default=0, help="seed N generated databases instead")
+    parser.add_argument("--export-delay", type=float, default=None, help="seconds until a link appears")
+    parser.add_argument("--rate-limit", type=int, default=None, help="requests per second; 0 disables")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def build_config(args: argparse.Namespace) -> SandboxConfig:
+    overrides: dict[str, Any] = {"token": args.token, "seed": args.seed}
+    if args.export_delay is not None:
+        overrides["export_delay_seconds"] = args.export_delay
+    if args.rate_limit is not None:
+        overrides["rate_limit"] = args.rate_limit or None
+    if args.databases:
+        return SandboxConfig.generated(args.databases, **overrides)
+    factory = SandboxConfig.demo if args.config == "demo" else SandboxConfig.default
+    return factory(**overrides)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    server = SandboxServer(build_config(args), port=args.port).start()
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    address = {
+        "base_url": server.base_url,
+        "project_id": server.project_id,
+        "organization_id": server.organization_id,
+        "region": server.region,
+        "token": server.token,
+    }
+    print(json.dumps(address), flush=True)
+    try:
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""``make demo``: the whole chain on this machine, no account, no network.
+
+Starts the sandbox Scaleway API, moto (S3 + SQS), a webhook sink, both functions under
+functions-framework and the queue trigger; fires the nightly cron event at dispatch; shows
+the copies as they run; then checks every object's SHA-256 against the backup it came from
+and lists the notifications. Exits non-zero if anything failed.
+
+    python -m sandbox.demo [--inline] [--keep-running] [--database NAME ...]
+    python -m sandbox.demo --real --database NAME   # real Scaleway, settings from the environment
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import time
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+from rich.table import Table
+
+from shared.errors import BackupExportError
+from shared.notify.formats import human_size
+
+POLL_SECONDS = 0.4
+
+
+@dataclass
+class Job:
+    database: str
+    backup_id: str
+    created_at: str
+    size: int
+    key: str
+    state: str = "queued"  # queued -> copying -> stored -> done | failed
+    done_bytes: int = 0
+    notice: dict[str, Any] | None = None
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--real", action="store_true", help="real Scaleway API, bucket and queue (settings from env)")
+    parser.add_argument("--inline", action="store_true", help="copy inside dispatch: no queue, no trigger")
+    parser.add_argument("--keep-running", action="store_true", help="keep every server up until Ctrl-C")
+    parser.add_argument("--database", action="append", default=[], help="only this database (repeatable)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the copies")
+    parser.add_argument("--sandbox-config", choices=("demo", "default"), default="demo",
+                        help="the sandbox's seed: demo (a few hundred MB) or default (small, plus edge cases)")
+    return parser.parse_args(argv)
+
+
+def open_chain(args: argparse.Namespace) -> AbstractContextManager[Any]:
+    if args.real:
+        from sandbox.real_topology import real_chain
+
+        return real_chain(inline=args.inline)
+    from sandbox.topology import local_chain
+
+    return local_chain(config=args.sandbox_config, inline=args.inline)
+
+
+def jobs_from(report: dict[str, Any]) -> list[Job]:
+    return [
+        Job(d["database_name"], d["backup_id"], (d.get("created_at") or "")[5:16].replace("T", " "),
+            d.get("size") or 0, d["object_key"])
+        for d in report.get("databases", []) if d.get("status") == "handed_off"
+    ]
+
+
+def refresh(chain: Any, jobs: list[Job]) -> None:
+    """One look at the bucket and the sink: which copy is where."""
+    notices = {}
+    for request in chain.notifications():
+        body = json.loads(request.body)
+        notices[body["data"]["backup_id"]] = body
+    uploading, stored = chain.uploading(), chain.stored()
+    for job in jobs:
+        job.notice = notices.get(job.backup_id)
+        if job.notice:
+            job.state = "done" if job.notice["type"] == "backup.copied" else "failed"
+        elif job.key in stored:
+            job.state = "stored"
+        elif job.key in uploading:
+            job.state, job.done_bytes = "copying", uploading[job.key]
+        if job.state in ("stored", "done"):
+            job.done_bytes = job.size
+
+
+def watch(chain: Any, jobs: list[Job], console: Console, timeout: float) -> bool:
+    """Live progress until every job is done or failed; False on timeout."""
+    columns = (TextColumn("{task.description:<12}"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[state]}"))
+    deadline = time.monotonic() + timeout
+    with Progress(*columns, console=console) as progress:
+        tasks = {j.key: progress.add_task(j.database, total=j.size or 1, state=j.state) for j in jobs}
+        while True:
+            refresh(chain, jobs)
+            for job in jobs:
+                progress.update(tasks[job.key], completed=job.done_bytes, state=_styled(job.state))
+            if all(j.state in ("done", "failed") for j in jobs):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(POLL_SECONDS)
+
+
+def verify(chain: Any, job: Job, stored: dict[str, int]) -> str | None:
+    """The object's SHA-256, computed from the bucket, when it equals the source backup's."""
+    if job.key not in stored:
+        return None
+    sha = chain.object_sha256(job.key)
+    return sha if sha == chain.expected_sha256(job.backup_id, job.size, job.key) else None
+
+
+def results_table(jobs: list[Job], verified: dict[str, str | None], *, with_keys: bool) -> Table:
+    """One row per copy; on a narrow terminal the object keys are listed under the table."""
+    columns = ["database", "backup (UTC)", "size", *(["object key"] if with_keys else []), "throughput", "verified"]
+    table = Table(title="Copies", title_justify="left")
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    for job in jobs:
+        speed = (job.notice or {}).get("data", {}).get("throughput_mb_s")
+        ok = bool(verified.get(job.key))
+        cells = [job.database, job.created_at, human_size(job.size), *([job.key] if with_keys else []),
+                 f"{speed:.1f} MB/s" if speed else "-", "[green]sha256 ok[/]" if ok else f"[red]NO ({job.state})[/]"]
+        table.add_row(*cells)
+    return table
+
+
+def notices_table(chain: Any) -> Table:
+    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+    table = Table(title="Notifications received by the webhook sink", title_justify="left")
+    for column in ("type", "database", "webhook-id", "signature"):
+        table.add_column(column)
+    hook = Webhook(chain.webhook_secret)
+    for request in chain.notifications():
+        body = json.loads(request.body)
+        try:
+            hook.verify(request.body, request.headers)
+            signature = "[green]valid[/]"
+        except WebhookVerificationError:
+            signature = "[red]INVALID[/]"
+        table.add_row(body["type"], body["data"]["database_name"], request.headers.get("webhook-id", "-")[:20], signature)
+    return table
+
+
+def run(args: argparse.Namespace, console: Console) -> bool:
+    with console.status("starting the sandbox API, moto, the sink, both functions and the trigger..."):
+        chain_cm = open_chain(args)
+        chain = chain_cm.__enter__()
+    try:
+        console.print(f"[bold]dispatch[/] {chain.dispatch_url}   [bold]copy[/] {chain.copy_url or '(inline)'}")
+        console.print(f"[bold]logs[/] {chain.log_dir}")
+        body = {"database_names": args.database} if args.database else {}
+        console.print(f"cron event -> POST {chain.dispatch_url}  {json.dumps(body)}")
+        with console.status("dispatch is planning and requesting exports" + (" (and copying inline)" if args.inline else "")):
+            answer = chain.fire_cron(body, timeout=args.timeout)
+        report = answer.json()
+        console.print(f"dispatch answered {answer.status_code}: {report.get('summary', report)}")
+        for entry in report.get("databases", []):
+            if entry.get("status") != "handed_off":
+                console.print(f"  [dim]{entry.get('database_name')}: {entry.get('status')} ({entry.get('reason')})[/]")
+        jobs = jobs_from(report)
+        finished = watch(chain, jobs, console, args.timeout) if jobs else True
+        if not finished:
+            console.print(f"[red]copies still running after {args.timeout:.0f}s[/]")
+        with console.status("verifying: SHA-256 of each object in the bucket against its source"):
+            stored = chain.stored()  # one listing for all the jobs
+            verified = {job.key: verify(chain, job, stored) for job in jobs}
+        wide = console.width >= 140
+        if jobs:
+            console.print(results_table(jobs, verified, with_keys=wide))
+        else:
+            console.print("[red]no copy was started[/]")
+        for job in jobs:  # the full key and checksum of each copy, whatever the terminal's width
+            sha = verified.get(job.key) or "not verified"
+            console.print(f"  {job.database}: s3://{chain.bucket}/{job.key}  sha256 {sha}", soft_wrap=True)
+        if chain.notifications():
+            console.print(notices_table(chain))
+        dead = chain.dead_letters()
+        if dead:
+            console.print(f"[red]{dead} job(s) in the dead-letter queue[/]")
+        ok = answer.status_code == 200 and finished and all(verified.values()) and not dead and bool(jobs)
+        console.print("[bold green]all copies verified[/]" if ok else "[bold red]something failed: see above and the logs[/]")
+        if args.keep_running:
+            console.print("servers keep running; Ctrl-C stops them")
+            while True:
+                time.sleep(1)
+        return ok
+    finally:
+        with console.status("stopping every process..."):
+            chain_cm.__exit__(None, None, None)
+
+
+def _styled(state: str) -> str:
+    colour = {"done": "green", "failed": "red", "copying": "cyan", "stored": "blue"}.get(state, "yellow")
+    return f"[{colour}]{state}[/]"
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # a plain `kill` cleans up like Ctrl-C does
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console()
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return 0 if run(args, console) else 1
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted; everything was stopped[/]")
+        return 130
+    except BackupExportError as exc:
+        console.print(f"[red]{exc.message}[/]")
+        if exc.details:
+            console.print(str(exc.details), markup=False)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,241 @@
+"""The deployed topology reproduced on 127.0.0.1, for the demo and the end-to-end test.
+
+    sandbox API  <-  dispatch (functions-framework)  ->  SQS queue (moto)  ->  queue trigger
+                     copy (functions-framework)  <-------------------------------'
+                     copy  ->  bucket (moto S3)  ->  webhook sink
+
+Every server is a real process on its own free port (the sink and the trigger run as threads
+of the caller). ``local_chain`` stops all of it on the way out, whatever happened.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import secrets
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+
+from shared.observability import JsonFormatter
+from sandbox.processes import Children, free_port
+from sandbox.queue_trigger import QueueTrigger
+from sandbox.sink import WebhookSink
+
+MOTO_REGION = "us-east-1"  # moto's SQS wants an AWS region name
+FAKE_ACCESS_KEY = "SCWXXXXXXXXXXXXXXXXX"
+FAKE_SECRET_KEY = "11111111-2222-3333-4444-555555555555"
+BUCKET = "sdb-backups"
+QUEUE = "sdb-backup-export-jobs"
+COPY_TIMEOUT_SECONDS = 100  # local copies take seconds; a longer one continues in a new invocation
+# Settings a developer's shell might hold: the local chain must not inherit them.
+_OURS = ("SCW_", "S3_", "QUEUE_", "BACKUP_", "NOTIFY_", "COPY_", "HTTP_AUTH", "HANDOFF_", "DOWNLOAD_", "KEEP_")
+
+
+@dataclass
+class LocalChain:
+    api: dict[str, str]  # base_url, project_id, organization_id, region, token
+    s3: Any  # boto3 S3 client on the bucket's endpoint
+    bucket: str
+    sink: WebhookSink
+    webhook_secret: str
+    dispatch_url: str
+    auth_token: str
+    copy_url: str | None = None
+    sqs: Any = None
+    queue_url: str | None = None
+    dlq_url: str | None = None
+    trigger: QueueTrigger | None = None
+    log_dir: Path = field(default_factory=Path)
+
+    def fire_cron(self, body: dict[str, Any], timeout: float = 120.0) -> httpx.Response:
+        """POST the cron trigger's input to dispatch, as the platform does: no bearer token."""
+        return httpx.post(self.dispatch_url, json=body, timeout=timeout)
+
+    def stored(self) -> dict[str, int]:
+        """Object key -> size, for every object in the bucket."""
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+        return {o["Key"]: o["Size"] for page in pages for o in page.get("Contents", [])}
+
+    def uploading(self) -> dict[str, int]:
+        """Key -> bytes uploaded so far, for each multipart upload in progress (copies running now)."""
+        answer = self.s3.list_multipart_uploads(Bucket=self.bucket)
+        progress = {}
+        for upload in answer.get("Uploads", []):
+            try:
+                parts = self.s3.list_parts(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+            except self.s3.exceptions.NoSuchUpload:  # completed or aborted since the listing
+                continue
+            progress[upload["Key"]] = sum(p["Size"] for p in parts.get("Parts", []))
+        return progress
+
+    def expected_sha256(self, backup_id: str, size: int, key: str) -> str:
+        """What the sandbox served for this backup (computed from its generator, not from the copy)."""
+        from sandbox.blobs import sha256_hex
+
+        return sha256_hex(backup_id, size)
+
+    def object_sha256(self, key: str) -> str:
+        hasher = hashlib.sha256()
+        for chunk in self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].iter_chunks(1 << 20):
+            hasher.update(chunk)
+        return hasher.hexdigest()
+
+    def object_metadata(self, key: str) -> dict[str, str]:
+        return self.s3.head_object(Bucket=self.bucket, Key=key).get("Metadata", {})
+
+    def log_tails(self, lines: int = 15) -> str:
+        """The end of every log file, to explain a failure."""
+        parts = []
+        for path in sorted(self.log_dir.glob("*.log")):
+            tail = path.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {path.name}\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+    def notifications(self) -> list[Any]:
+        return [r for r in self.sink.requests if r.method == "POST"]
+
+    def dead_letters(self) -> int:
+        if not (self.sqs and self.dlq_url):
+            return 0
+        attrs = self.sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
+        return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def _client(service: str, endpoint: str) -> Any:
+    import boto3  # lazy: heavy
+
+    return boto3.client(service, endpoint_url=endpoint, region_name=MOTO_REGION,
+                        aws_access_key_id=FAKE_ACCESS_KEY, aws_secret_access_key=FAKE_SECRET_KEY)
+
+
+def _start_sandbox_api(children: Children, config: str, export_delay: float | None) -> dict[str, str]:
+    args = ["-m", "sandbox", "--port", str(free_port()), "--config", config]
+    if export_delay is not None:
+        args += ["--export-delay", str(export_delay)]
+    child = children.start_python("sandbox-api", args, _clean_env())
+    return json.loads(child.first_line())
+
+
+def _start_moto(children: Children) -> str:
+    port = free_port()
+    child = children.start_python("moto", ["-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], _clean_env())
+    url = f"http://127.0.0.1:{port}"
+    child.wait_http(url)
+    return url
+
+
+def _create_queues(sqs: Any) -> tuple[str, str]:
+    """The job queue and its dead-letter queue, as the README's deploy steps set them up on Scaleway."""
+    dlq_url = sqs.create_queue(QueueName=f"{QUEUE}-dlq", Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    attributes = {
+        "VisibilityTimeout": str(COPY_TIMEOUT_SECONDS + 20),  # above the copy's timeout, as on Scaleway
+        "MessageRetentionPeriod": "86400",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
+    }
+    return sqs.create_queue(QueueName=QUEUE, Attributes=attributes)["QueueUrl"], dlq_url
+
+
+def start_function(children: Children, name: str, env: dict[str, str]) -> str:
+    port = free_port()
+    args = ["-m", "functions_framework", "--target", name, "--source", "handlers/local.py",
+            "--host", "127.0.0.1", "--port", str(port)]
+    child = children.start_python(name, args, env)
+    url = f"http://127.0.0.1:{port}/"
+    child.wait_http(url + "health")
+    return url
+
+
+def sink_target(sink: WebhookSink) -> tuple[str, dict[str, Any]]:
+    """A fresh signing secret and the NOTIFY_TARGETS entry that points at the sink with it."""
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    return secret, {"url": sink.url + "/hooks/backups", "format": "generic", "secret": secret}
+
+
+def run_trigger(stack: ExitStack, children: Children, trigger: QueueTrigger) -> QueueTrigger:
+    """Start the trigger; on the way out stop polling (while the queue still answers), stop the
+    servers (requests in flight then end at once), then join the trigger's workers."""
+    stack.callback(trigger.stop)
+    stack.callback(children.stop_all)
+    stack.callback(trigger.stop_polling)
+    return trigger.start()
+
+
+def _log_to_file(logger_name: str, path: Path, stack: ExitStack) -> None:
+    """JSON lines in the log folder, like the children's, instead of the caller's terminal."""
+    logger = logging.getLogger(logger_name)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    stack.callback(handler.close)
+    stack.callback(logger.removeHandler, handler)
+
+
+def _clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(_OURS)}
+    env.update({"PYTHONUNBUFFERED": "1", **(extra or {})})
+    return env
+
+
+def function_env(api: dict[str, str], moto: str, *, queue_url: str | None, notify: list[dict[str, Any]],
+                 log_dir: Path) -> dict[str, str]:
+    """The settings both functions get in the local topology (see shared/settings.py)."""
+    return _clean_env({
+        "SCW_API_URL": api["base_url"],
+        "SCW_SECRET_KEY": api["token"],
+        "SCW_ACCESS_KEY": FAKE_ACCESS_KEY,
+        "SCW_DEFAULT_PROJECT_ID": api["project_id"],
+        "SCW_DEFAULT_ORGANIZATION_ID": api["organization_id"],
+        "SCW_DEFAULT_REGION": api["region"],
+        "SCW_CONFIG_PATH": str(log_dir / "no-scw-config.yaml"),  # never the developer's own profile
+        "S3_ENDPOINT_URL": moto, "S3_REGION": MOTO_REGION,
+        "S3_ACCESS_KEY": FAKE_ACCESS_KEY, "S3_SECRET_KEY": FAKE_SECRET_KEY,
+        "BACKUP_BUCKET": BUCKET,
+        "HANDOFF_MODE": "queue" if queue_url else "inline",
+        **({"QUEUE_URL": queue_url, "QUEUE_ENDPOINT_URL": moto, "QUEUE_REGION": MOTO_REGION,
+            "QUEUE_ACCESS_KEY": FAKE_ACCESS_KEY, "QUEUE_SECRET_KEY": FAKE_SECRET_KEY} if queue_url else {}),
+        "DOWNLOAD_HOST_ALLOWLIST": "127.0.0.1",
+        "FUNCTION_TIMEOUT_SECONDS": str(COPY_TIMEOUT_SECONDS),
+        "NOTIFY_TARGETS": json.dumps(notify),
+        "LOG_LEVEL": "INFO",
+    })
+
+
+@contextmanager
+def local_chain(*, config: str = "demo", inline: bool = False, export_delay: float | None = None,
+                log_dir: Path | None = None, dispatch_env: dict[str, str] | None = None,
+                copy_env: dict[str, str] | None = None) -> Iterator[LocalChain]:
+    """Start the whole chain on loopback; everything is stopped when the block ends.
+
+    ``dispatch_env`` and ``copy_env`` add settings to one function (e.g. ``SLACK_SIGNING_SECRET``)."""
+    with ExitStack() as stack:
+        children = stack.enter_context(Children(log_dir))
+        sink = stack.enter_context(WebhookSink())
+        api = _start_sandbox_api(children, config, export_delay)
+        moto = _start_moto(children)
+        s3 = _client("s3", moto)
+        s3.create_bucket(Bucket=BUCKET)
+        sqs = _client("sqs", moto) if not inline else None
+        queue_url, dlq_url = _create_queues(sqs) if sqs else (None, None)
+        secret, target = sink_target(sink)
+        env = function_env(api, moto, queue_url=queue_url, notify=[target], log_dir=children.log_dir)
+        token = secrets.token_urlsafe(24)
+        chain = LocalChain(api=api, s3=s3, bucket=BUCKET, sink=sink, webhook_secret=secret,
+                           dispatch_url=start_function(children, "dispatch",
+                                                      {**env, "HTTP_AUTH_TOKENS": token, **(dispatch_env or {})}),
+                           auth_token=token, sqs=sqs, queue_url=queue_url, dlq_url=dlq_url, log_dir=children.log_dir)
+        if not inline:
+            # no bearer token: queue deliveries carry none
+            chain.copy_url = start_function(children, "copy", {**env, **(copy_env or {})})
+            _log_to_file("sandbox.queue_trigger", children.log_dir / "queue-trigger.log", stack)
+            chain.trigger = run_trigger(stack, children, QueueTrigger(sqs, queue_url, chain.copy_url, dlq_url=dlq_url))
+        yield chain

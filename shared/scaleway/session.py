@@ -1,0 +1,184 @@
+"""One path for every request to the Scaleway API.
+
+A client-side rate limiter, one request that never follows redirects (the token must not
+travel to another host), typed errors from ``shared.scaleway.errors`` and tenacity retries with
+jittered exponential backoff on 429, 5xx and transport errors, honouring ``Retry-After`` /
+``X-Ratelimit-Reset``. Other 4xx answers are never retried: asking again changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
+
+from shared.scaleway.errors import error_from_answer, error_from_transport, retry_hint_seconds
+from shared.errors import (
+    ConfigurationError,
+    ScalewayAPIError,
+    ScalewayRateLimited,
+    ScalewayUnavailable,
+)
+from shared.observability import log_event, redact_url
+from shared.scaleway.ratelimit import RateLimiter
+
+logger = logging.getLogger("shared.scaleway.client")
+
+_RETRYABLE = (ScalewayRateLimited, ScalewayUnavailable)
+_MAX_PAGES = 1000  # a million objects at 1000 a page: far beyond any project
+Model = TypeVar("Model", bound=BaseModel)
+
+
+@dataclass
+class ClientStats:
+    """Counters shared by every thread using one client."""
+
+    calls: int = 0
+    retries: int = 0
+    rate_limited: int = 0  # 429 answers met
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, *, calls: int = 0, retries: int = 0, rate_limited: int = 0) -> None:
+        with self._lock:
+            self.calls += calls
+            self.retries += retries
+            self.rate_limited += rate_limited
+
+
+class ApiSession:
+    _backoff = staticmethod(wait_exponential_jitter(initial=0.5, max=10, jitter=0.5))
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        limiter: RateLimiter,
+        max_retry_seconds: float = 60.0,
+        max_attempts: int = 8,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not http.base_url.host:
+            raise ConfigurationError("the API client must be bound to the API base URL")
+        self.http = http
+        self.limiter = limiter
+        self.max_retry_seconds = max_retry_seconds
+        self.max_attempts = max_attempts
+        self._sleep = sleep
+        self._clock = clock
+        self.stats = ClientStats()
+
+    def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+             body: Any = None, on_id: bool = False) -> Any:
+        """One API call with retries; returns the decoded JSON answer."""
+        started = self._clock()
+
+        def stop(state: RetryCallState) -> bool:
+            spent = max(state.idle_for, self._clock() - started)
+            return (state.attempt_number >= self.max_attempts
+                    or spent + state.upcoming_sleep > self.max_retry_seconds)
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(_RETRYABLE), wait=self._wait, stop=stop,
+            sleep=self._sleep, before_sleep=self._count_retry, reraise=True,
+        )
+        clean = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        return retrying(self._attempt, method, path, clean, body, on_id)
+
+    def paged(self, path: str, key: str, params: dict[str, Any], model: type[Model],
+              page_size: int) -> list[Model]:
+        """Every page of a listing, parsed; guarded against servers that never stop."""
+        items: list[Model] = []
+        seen: set[Any] = set()
+        for page in range(1, _MAX_PAGES + 1):
+            data = self.call("GET", path, params={**params, "page": page, "page_size": page_size})
+            data = data if isinstance(data, dict) else {}
+            batch = data.get(key) or []
+            fresh = [m for m in (parse(model, raw) for raw in batch) if m.id not in seen]
+            seen.update(m.id for m in fresh)
+            items.extend(fresh)
+            total = data.get("total_count")
+            total = total if isinstance(total, int) else None
+            if not fresh:  # an empty page, or a server ignoring `page`: stop either way
+                break
+            if total is not None and len(items) >= total:
+                break
+            # Without total_count a short page ends the listing. With it, more remain (a
+            # server capping page_size below what we asked): one more request settles that.
+            if total is None and len(batch) < page_size:
+                break
+        else:
+            log_event(logger, "listing stopped at the page limit", logging.WARNING, path=path)
+        return items
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        hint = getattr(exc, "retry_after", None)
+        if hint is not None:  # the server said how long; jitter keeps threads apart
+            return hint + random.uniform(0, 0.25)
+        return self._backoff(state)
+
+    def _count_retry(self, state: RetryCallState) -> None:
+        self.stats.add(retries=1)
+
+    def _attempt(self, method: str, path: str, params: dict[str, str], body: Any,
+                 on_id: bool) -> Any:
+        request = self.http.build_request(method, path, params=params or None, json=body)
+        self._check_host(request.url)
+        self.limiter.acquire()
+        self.stats.add(calls=1)
+        try:
+            response = self.http.send(request, follow_redirects=False)
+        except httpx.TransportError as exc:
+            error = error_from_transport(exc, method=method, path=path)
+            self._log_failure(error, method, path)
+            raise error from exc
+        if not response.is_success:
+            raise self._failure(response, method, path, on_id)
+        try:
+            return response.json()
+        except ValueError:
+            error = ScalewayAPIError(
+                f"Scaleway API {method} {path} answered {response.status_code} without JSON",
+                api_status=response.status_code, request_id=response.headers.get("x-request-id"))
+            self._log_failure(error, method, path)
+            raise error from None
+
+    def _failure(self, response: httpx.Response, method: str, path: str,
+                 on_id: bool) -> ScalewayAPIError:
+        error = error_from_answer(response.status_code, response.headers, response.content,
+                                  method=method, path=path, on_id=on_id)
+        if response.status_code == 429:
+            self.stats.add(rate_limited=1)
+        if response.status_code in (429, 503):
+            error.retry_after = retry_hint_seconds(response.headers)
+        self._log_failure(error, method, path)
+        return error
+
+    def _check_host(self, url: httpx.URL) -> None:
+        base = self.http.base_url
+        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+            raise ConfigurationError(f"refusing to send the API token to {redact_url(str(url))}")
+
+    def _log_failure(self, error: ScalewayAPIError, method: str, path: str) -> None:
+        log_event(logger, "scaleway api call failed", logging.WARNING, method=method, path=path,
+                  api_status=error.api_status, api_type=error.api_type,
+                  request_id=error.request_id, error=error.code)
+
+
+def parse(model: type[Model], data: Any) -> Model:
+    """Validate one API object; a shape we cannot read is an upstream error, not a crash."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ScalewayAPIError(
+            f"Scaleway API answered an unexpected {model.__name__} shape "
+            f"({exc.error_count()} errors)"
+        ) from None
