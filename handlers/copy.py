@@ -17,9 +17,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pydantic import ValidationError
-
-from shared.errors import InvalidRequest, MethodNotAllowed
+from shared.errors import MethodNotAllowed
+from shared.validation import validate_named
 from shared.models import CopyJob
 from shared.observability import configure_logging, correlation
 from shared.web import Request, check_bearer, error_response, json_response, parse_event, parse_json_object
@@ -49,12 +48,7 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 
 def read_job(request: Request) -> CopyJob:
-    body = parse_json_object(request, allow_empty=False)
-    try:
-        return CopyJob.model_validate(body)
-    except ValidationError as exc:
-        fields = sorted({".".join(str(p) for p in err["loc"]) or "body" for err in exc.errors()})
-        raise InvalidRequest("the copy job is not valid", details={"fields": fields}) from None
+    return validate_named(CopyJob, parse_json_object(request, allow_empty=False), "the copy job is not valid")
 
 
 def run(job: CopyJob, settings: Any, started: float) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.table import Table
 
 from shared.errors import BackupExportError
-from shared.notify.formats import human_size
+from shared.units import human_size
 
 POLL_SECONDS = 0.4
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import httpx
 
-from shared.observability import configure_logging, log_event, redact_url
+from shared.observability import configure_logging, log_event
+from shared.urls import redact_url
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 from pydantic import SecretStr
 
+from shared.aws import client_config, error_code
 from shared.errors import BackupExportError, ConfigurationError, HandoffError
 from shared.models import CopyJob
-from shared.observability import log_event, redact_url
+from shared.observability import log_event
+from shared.urls import redact_url
 
 if TYPE_CHECKING:
     import httpx
@@ -99,7 +101,7 @@ class QueueHandoff:
         try:
             answer = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
         except (BotoCoreError, ClientError) as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            code = error_code(exc)
             error = HandoffError(f"the queue refused the batch ({code})")
             log_event(logger, "queue batch failed", logging.ERROR, code=code, jobs=len(indexes))
             return {i: HandoffResult.failed(jobs[i], error) for i in indexes}
@@ -230,7 +232,6 @@ def _sqs_client(settings: "Settings") -> Any:
     secret = settings.queue_secret_key
     _require(secret.get_secret_value() if secret else None, "QUEUE_SECRET_KEY", "queue")
     import boto3  # lazy: only the queue mode needs it
-    from botocore.config import Config
 
     return boto3.client(
         "sqs",
@@ -238,11 +239,5 @@ def _sqs_client(settings: "Settings") -> Any:
         region_name=settings.queue_region_name,
         aws_access_key_id=settings.queue_access_key,
         aws_secret_access_key=secret.get_secret_value(),  # type: ignore[union-attr]
-        config=Config(
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-            retries={"mode": "standard", "max_attempts": 4},
-            connect_timeout=10,
-            read_timeout=30,
-        ),
+        config=client_config(retries={"mode": "standard", "max_attempts": 4}, read_timeout=30),
     )

@@ -112,10 +112,11 @@ def is_ours(metadata: Mapping[str, str]) -> bool:
     return bool(metadata.get(META_BACKUP_ID))
 
 
-def is_complete_copy(metadata: Mapping[str, str], *, backup_id: UUID | str, size: int | None) -> bool:
-    """Same backup, same size, and verified (the SHA-256 is only written after verification)."""
+def is_verified_copy(metadata: Mapping[str, str], *, backup_id: UUID | str, size: int | None) -> bool:
+    """The one reading of "a verified copy of this backup is stored": the same backup, a SHA-256
+    (only written once the copy is verified) and, when the backup's size is known, that size."""
     return (
         metadata.get(META_BACKUP_ID) == str(backup_id)
-        and metadata.get(META_SIZE, "") == ("" if size is None else str(size))
         and bool(metadata.get(META_SHA256))
+        and (size is None or metadata.get(META_SIZE) == str(size))
     )

@@ -1,7 +1,7 @@
 """JSON-lines logging with a correlation id per invocation, and URL redaction.
 
-Presigned query strings are credentials: ``redact_url`` drops every query string and any
-userinfo, and the JSON formatter runs it over every message. httpx and botocore log full
+Presigned query strings are credentials: the JSON formatter runs ``shared.urls.redact_text``
+over every message and field. httpx and botocore log full
 URLs, so their loggers are raised to WARNING.
 """
 
@@ -10,33 +10,16 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import re
 import sys
 import time
 import uuid
 from contextlib import contextmanager
 from typing import Any, Iterator
-from urllib.parse import urlsplit, urlunsplit
+
+from shared.urls import redact_text
 
 _correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="-")
-_URL_RE = re.compile(r"https?://[^\s\"'<>]+")
 _NOISY = ("httpx", "httpcore", "botocore", "boto3", "urllib3", "s3transfer")
-
-
-def redact_url(url: str) -> str:
-    """Scheme, host, port and path only: no userinfo, no query string, no fragment."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    suffix = "?<redacted>" if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, parts.path, "", "")) + suffix
-
-
-def redact_text(text: str) -> str:
-    return _URL_RE.sub(lambda m: redact_url(m.group(0)), text)
 
 
 def new_correlation_id() -> str:

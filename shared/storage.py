@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterator
 
+from shared.aws import client_config, error_code
 from shared.errors import ConfigurationError, StorageError
 from shared.keys import is_ours
 from shared.copying.parts import MAX_PART_SIZE, iter_parts, part_size_for
@@ -44,22 +45,8 @@ class OpenUpload:
 
 
 def s3_config() -> Any:
-    from botocore.config import Config
-
-    return Config(
-        signature_version="s3v4",
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-        s3={"addressing_style": "path"},
-        retries={"mode": "standard", "max_attempts": 5},
-        connect_timeout=10,
-        read_timeout=60,
-    )
-
-
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code") or type(exc).__name__)
+    """Path-style SigV4 with Scaleway's checksum settings (``shared.aws.client_config``)."""
+    return client_config(signature_version="s3v4", s3={"addressing_style": "path"})
 
 
 @contextmanager
@@ -69,7 +56,7 @@ def _translated(operation: str, key: str) -> Iterator[None]:
     try:
         yield
     except (ClientError, BotoCoreError) as exc:
-        raise StorageError(f"{operation} failed for {key!r}: {_error_code(exc)}") from exc
+        raise StorageError(f"{operation} failed for {key!r}: {error_code(exc)}") from exc
 
 
 def _strip(etag: str) -> str:
@@ -113,11 +100,11 @@ class ObjectStore:
         try:
             resp = self.s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
-            raise StorageError(f"head failed for {key!r}: {_error_code(exc)}") from exc
+            raise StorageError(f"head failed for {key!r}: {error_code(exc)}") from exc
         except BotoCoreError as exc:
-            raise StorageError(f"head failed for {key!r}: {_error_code(exc)}") from exc
+            raise StorageError(f"head failed for {key!r}: {error_code(exc)}") from exc
         return StoredObject(
             key=key,
             size=int(resp.get("ContentLength", 0)),

@@ -13,17 +13,7 @@ import sys
 from typing import Sequence
 
 from shared.errors import BackupExportError
-
-
-def _human(size: int | None) -> str:
-    if size is None:
-        return "-"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(size)
+from shared.units import human_size
 
 
 def latest_rows(databases: Sequence, latest: dict) -> list[tuple[str, str, str, str, str]]:
@@ -35,7 +25,7 @@ def latest_rows(databases: Sequence, latest: dict) -> list[tuple[str, str, str, 
             db.name, db.status,
             str(backup.id) if backup else "-",
             backup.created_at.strftime("%Y-%m-%d %H:%M UTC") if backup and backup.created_at else "-",
-            _human(backup.size) if backup else "no ready backup",
+            human_size(backup.size) if backup.size is not None else "-" if backup else "no ready backup",
         ))
     return rows
 

@@ -299,20 +299,3 @@ def _log_retry(part: Part) -> Callable[[Any], None]:
         log_event(logger, "part retry", logging.WARNING, part=part.number, attempt=state.attempt_number,
                   error=getattr(exc, "code", type(exc).__name__))
     return log
-
-
-def host_allowed(url: str, patterns: list[str]) -> bool:
-    """Exact host names, or ``*.suffix`` for any host under a domain; http(s) only."""
-    try:
-        parsed = urlsplit(url)
-        host = (parsed.hostname or "").lower().rstrip(".")
-    except ValueError:
-        return False
-    if parsed.scheme not in ("http", "https") or not host:
-        return False
-    for pattern in (p.strip().lower().rstrip(".") for p in patterns):
-        if pattern.startswith("*.") and host.endswith(pattern[1:]) and len(host) > len(pattern) - 1:
-            return True
-        if host == pattern:
-            return True
-    return False

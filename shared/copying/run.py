@@ -40,7 +40,8 @@ from shared.notify.events import copied_event, failed_event
 from shared.observability import log_event
 from shared.settings import Settings
 from shared.storage import ObjectStore
-from shared.copying.engine import Transfer, host_allowed, transfer_clients
+from shared.copying.engine import Transfer, transfer_clients
+from shared.urls import host_allowed
 
 logger = logging.getLogger(__name__)
 

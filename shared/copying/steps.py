@@ -23,7 +23,8 @@ from shared.copying.parts import check_plan, iter_parts, multipart_etag, part_si
 from shared.copying.pruning import prune_copies
 from shared.settings import Settings
 from shared.storage import ObjectStore
-from shared.copying.engine import Progress, Transfer, host_allowed
+from shared.copying.engine import Progress, Transfer
+from shared.urls import host_allowed
 
 if TYPE_CHECKING:
     from shared.copying.run import CopyReport
@@ -39,10 +40,8 @@ class Requeue(Protocol):
 
 
 def verified(meta: dict[str, str], job: CopyJob) -> bool:
-    """A complete, verified copy of this job's backup (a job without a size trusts the stored one)."""
-    stored = meta.get(keys.META_SIZE, "")
-    size = job.size if job.size is not None else (int(stored) if stored.isdigit() else None)
-    return keys.is_complete_copy(meta, backup_id=job.backup_id, size=size)
+    """A verified copy of this job's backup is stored (``keys.is_verified_copy``)."""
+    return keys.is_verified_copy(meta, backup_id=job.backup_id, size=job.size)
 
 
 class CopyRun:

@@ -21,7 +21,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import InvalidRequest
-from shared.dispatch.request import MAX_SELECTED, DispatchRequest, is_database_name, validate_named
+from shared.dispatch.request import MAX_SELECTED, DispatchRequest, is_database_name
+from shared.validation import validate_named
 
 MAX_ALERTS = 1000
 

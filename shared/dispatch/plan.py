@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Iterable, Literal, Mapping, Sequence
 from uuid import UUID
 
-from shared.keys import is_complete_copy, object_key
+from shared.keys import is_verified_copy, object_key
 from shared.models import Database, DatabaseBackup, as_utc
 
 Action = Literal["copy", "already_copied", "copy_in_progress", "no_ready_backup", "too_old", "not_found"]
@@ -140,7 +140,7 @@ def plan_database(
         return PlanEntry("no_ready_backup", "the latest ready backup has no creation date", backup=backup, **base)
     base.update(backup=backup, object_key=key)
     meta = stored_meta
-    if meta is not None and not force and is_complete_copy(meta, backup_id=backup.id, size=backup.size):
+    if meta is not None and not force and is_verified_copy(meta, backup_id=backup.id, size=backup.size):
         return PlanEntry("already_copied", "a verified copy of this backup is already stored", **base)
     age_hours = (as_utc(now) - as_utc(backup.created_at)).total_seconds() / 3600
     if age_hours > max_age_hours:

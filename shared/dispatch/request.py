@@ -14,13 +14,14 @@ else reaches it). Such calls are therefore limited to what the schedule itself d
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.errors import InvalidRequest, Unauthorized
+from shared.errors import Unauthorized
 from shared.settings import Settings
+from shared.validation import validate_named
 from shared.web import Request, check_bearer, parse_json_object
 
 REGION_PATTERN = r"^[a-z]{2}-[a-z]{3}$"  # regions the API may add later have the same shape
@@ -28,7 +29,6 @@ MAX_SELECTED = 1000  # one API page; "every database" needs no list at all
 MAX_AGE_LIMIT_HOURS = 24 * 30
 
 Trigger = Literal["cron", "http"]
-M = TypeVar("M", bound=BaseModel)
 
 
 class DispatchRequest(BaseModel):
@@ -66,21 +66,6 @@ def is_database_name(name: str) -> bool:
 def parse_dispatch_request(body: dict[str, Any]) -> DispatchRequest:
     """Validate a JSON object; errors name the offending fields, never echo their values."""
     return validate_named(DispatchRequest, body, "the request has invalid or unknown fields")
-
-
-def validate_named(model: type[M], body: dict[str, Any], message: str) -> M:
-    """``model`` from ``body``, or ``InvalidRequest`` naming the offending fields, never their values."""
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        fields = sorted({_field_name(err["loc"]) for err in exc.errors()})
-        raise InvalidRequest(message, details={"fields": fields}) from None  # pydantic quotes the input
-
-
-def _field_name(loc: tuple[Any, ...]) -> str:
-    # ("database_ids", 3) -> "database_ids"; unknown keys come back as their own name
-    parts = [str(p) for p in loc if not isinstance(p, int)]
-    return ".".join(parts) or "body"
 
 
 def within_schedule(request: DispatchRequest, settings: Settings) -> bool:

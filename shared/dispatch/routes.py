@@ -27,7 +27,7 @@ from shared.dispatch.signatures import verify_grafana, verify_slack
 from shared.observability import log_event
 from shared.dispatch.request import DispatchRequest, read_dispatch_request
 from shared.settings import Settings
-from shared.copying.engine import host_allowed
+from shared.urls import host_allowed
 from shared.web import Request, check_bearer, json_response, parse_json_object
 
 logger = logging.getLogger(__name__)

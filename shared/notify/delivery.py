@@ -18,8 +18,8 @@ import json
 import logging
 import re
 import time
+from datetime import datetime, timezone
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Callable, Literal
 from urllib.parse import urlsplit
 
@@ -31,6 +31,7 @@ from shared.errors import ConfigurationError
 from shared.notify.events import copied_event, failed_event  # noqa: F401  (re-exported: callers build events here)
 from shared.notify.formats import EVENT_TYPES, USERNAME, EventType, NotificationEvent, render
 from shared.observability import log_event
+from shared.retry_after import retry_after_seconds
 
 if TYPE_CHECKING:
     from shared.settings import Settings
@@ -145,23 +146,17 @@ class _Answer:
         return self.status is None or self.status in (408, 429) or self.status >= 500
 
 
-def retry_after_seconds(response: httpx.Response, now: float) -> float | None:
-    """``retry-after`` as seconds or an HTTP date; else Discord's JSON ``retry_after``."""
-    header = response.headers.get("retry-after")
-    if header:
-        try:
-            return max(0.0, float(header))
-        except ValueError:
-            try:
-                return max(0.0, parsedate_to_datetime(header).timestamp() - now)
-            except (TypeError, ValueError):
-                return None
+def retry_after_hint(response: httpx.Response, now: datetime) -> float | None:
+    """``retry-after`` (seconds or an HTTP date); else Discord's JSON ``retry_after`` on a 429."""
+    hint = retry_after_seconds(response.headers.get("retry-after"), now)
+    if hint is not None or response.headers.get("retry-after"):
+        return hint
     if response.status_code == 429 and "json" in response.headers.get("content-type", ""):
         try:
             value = response.json().get("retry_after")
         except (ValueError, AttributeError):
             return None
-        return max(0.0, float(value)) if isinstance(value, (int, float)) else None
+        return retry_after_seconds(str(value)) if isinstance(value, (int, float)) else None
     return None
 
 
@@ -247,7 +242,7 @@ class Notifier:
         except httpx.TransportError:  # its text may carry the URL: keep only the kind
             return _Answer(status=None, detail="connection_error")
         text = response.text.strip()[:60]
-        return _Answer(status=response.status_code, retry_after=retry_after_seconds(response, self._clock()),
+        return _Answer(status=response.status_code, retry_after=retry_after_hint(response, datetime.fromtimestamp(self._clock(), timezone.utc)),
                        detail=text if _ERROR_CODE.match(text) else None)
 
     def _should_retry(self, answer: _Answer) -> bool:

@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 from uuid import UUID
 
-from shared.notify.formats import (CopyLocation, EventData, Failure, NotificationEvent, advice_for, clip, event_id,
-                                   human_size)
-from shared.observability import redact_text
+from shared.notify.formats import (CopyLocation, EventData, Failure, NotificationEvent, advice_for, clip, event_id)
+from shared.units import human_size
+from shared.urls import redact_text
 
 MAX_MESSAGE = 2000
 

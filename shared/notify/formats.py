@@ -15,6 +15,8 @@ from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.units import human_duration
+
 EventType = Literal["backup.copied", "backup.copy_failed"]
 EVENT_TYPES: tuple[EventType, ...] = ("backup.copied", "backup.copy_failed")
 USERNAME = "sdb-backup-export"
@@ -112,27 +114,12 @@ def event_id(event_type: str, backup_id: str) -> str:
     return "msg_" + hashlib.sha256(f"{event_type}:{backup_id}".encode()).hexdigest()[:32]
 
 
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024:
-            return f"{size} B" if unit == "B" else f"{value:.2f} {unit}"
-        value /= 1024
-    return f"{value:.2f} TiB"
-
-
 def advice_for(code: str) -> str:
     return ADVICE.get(code, DEFAULT_ADVICE)
 
 
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
 
 
 def _when(moment: datetime) -> str:
@@ -150,7 +137,7 @@ def summary(event: NotificationEvent) -> str:
         return f"{data.failure.code}: {data.failure.message}\nWhat to do: {data.failure.advice}"
     speed = f" ({data.throughput_mb_s} MB/s)" if data.throughput_mb_s is not None else ""
     where = data.location.uri if data.location else "the bucket"
-    return f"{data.size_human} in {_duration(data.duration_seconds or 0)}{speed}, verified, stored at {where}"
+    return f"{data.size_human} in {human_duration(data.duration_seconds or 0)}{speed}, verified, stored at {where}"
 
 
 def facts(event: NotificationEvent) -> list[tuple[str, str]]:
@@ -162,7 +149,7 @@ def facts(event: NotificationEvent) -> list[tuple[str, str]]:
     if data.size_bytes is not None:
         rows.append(("Size", f"{data.size_human} ({data.size_bytes:,} bytes)"))
     if data.duration_seconds is not None:
-        rows.append(("Duration", _duration(data.duration_seconds)))
+        rows.append(("Duration", human_duration(data.duration_seconds)))
     if data.throughput_mb_s is not None:
         rows.append(("Throughput", f"{data.throughput_mb_s} MB/s"))
     if data.location:

@@ -10,8 +10,7 @@ short message; never the token or the input.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any, Mapping
 
@@ -28,8 +27,8 @@ from shared.errors import (
     ScalewayRateLimited,
     ScalewayUnavailable,
 )
-from shared.models import as_utc
-from shared.observability import redact_text
+from shared.retry_after import retry_after_seconds
+from shared.urls import redact_text
 
 # Fields of Scaleway error bodies worth keeping (see the API's error table).
 _DETAIL_FIELDS = (
@@ -128,27 +127,7 @@ def retry_hint_seconds(headers: Mapping[str, str], now: datetime | None = None) 
     """Seconds the server asks us to wait: ``Retry-After`` (seconds or HTTP date), else
     ``X-Ratelimit-Reset`` (seconds until the window resets). None when neither is usable."""
     headers = httpx.Headers(headers)
-    retry_after = headers.get("retry-after")
-    if retry_after:
-        value = _seconds_or_date(retry_after.strip(), now or datetime.now(timezone.utc))
-        if value is not None:
-            return value
-    reset = headers.get("x-ratelimit-reset")
-    if reset:
-        try:
-            return max(0.0, float(reset.split(",")[0].strip()))
-        except ValueError:
-            return None
-    return None
-
-
-def _seconds_or_date(value: str, now: datetime) -> float | None:
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, (as_utc(when) - now).total_seconds())
+    hint = retry_after_seconds(headers.get("retry-after"), now)
+    if hint is None:  # "1" or "1, 1;w=1": the first figure is the seconds until the reset
+        hint = retry_after_seconds((headers.get("x-ratelimit-reset") or "").split(",")[0])
+    return hint

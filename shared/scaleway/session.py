@@ -26,7 +26,8 @@ from shared.errors import (
     ScalewayRateLimited,
     ScalewayUnavailable,
 )
-from shared.observability import log_event, redact_url
+from shared.observability import log_event
+from shared.urls import redact_url
 from shared.scaleway.ratelimit import RateLimiter
 
 logger = logging.getLogger("shared.scaleway.client")

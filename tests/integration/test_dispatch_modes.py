@@ -11,7 +11,7 @@ from handlers.dispatch import handle
 from shared.dispatch.run import dispatch, run_dispatch
 from shared.errors import ScalewayUnavailable
 from shared.handoff import InlineHandoff
-from shared.keys import is_complete_copy
+from shared.keys import is_verified_copy
 from shared.models import CopyJob
 from shared.dispatch.request import DispatchRequest
 from shared.scaleway.client import ScalewayClient
@@ -49,7 +49,7 @@ def test_inline_mode_with_the_real_copy_puts_verified_copies_in_the_bucket(world
         backup = world.latest_ready(name)
         head = world.s3.head_object(Bucket=BUCKET, Key=world.key(name))
         assert head["ContentLength"] == backup.size
-        assert is_complete_copy(head["Metadata"], backup_id=backup.id, size=backup.size)
+        assert is_verified_copy(head["Metadata"], backup_id=backup.id, size=backup.size)
 
     # a second run finds the verified copies and exports nothing more
     exports = world.sandbox.stats.snapshot()["exports"]

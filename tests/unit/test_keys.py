@@ -8,7 +8,7 @@ from shared.keys import (
     META_SHA256,
     copy_metadata,
     database_prefix,
-    is_complete_copy,
+    is_verified_copy,
     is_ours,
     object_key,
 )
@@ -51,15 +51,16 @@ def test_database_prefix_is_the_constant_head_of_its_keys():
     assert prefix == "p/shop/" and key.startswith(prefix)
 
 
-def test_complete_copy_needs_same_backup_same_size_and_a_checksum():
+def test_a_verified_copy_is_the_same_backup_with_a_checksum_and_its_size():
     meta = copy_metadata(backup_id="b", database_id="d", database_name="n", created_at=CREATED,
                          size=10, db_size=20)
     assert is_ours(meta)
-    assert not is_complete_copy(meta, backup_id="b", size=10)  # not verified yet
+    assert not is_verified_copy(meta, backup_id="b", size=10)  # not verified yet
     meta[META_SHA256] = "ab" * 32
-    assert is_complete_copy(meta, backup_id="b", size=10)
-    assert not is_complete_copy(meta, backup_id="b", size=11)
-    assert not is_complete_copy(meta, backup_id="other", size=10)
+    assert is_verified_copy(meta, backup_id="b", size=10)
+    assert not is_verified_copy(meta, backup_id="b", size=11)
+    assert not is_verified_copy(meta, backup_id="other", size=10)
+    assert is_verified_copy(meta, backup_id="b", size=None)  # a backup whose size the API did not give
     assert not is_ours({}) and not is_ours({META_BACKUP_ID: ""})
 
 

@@ -11,10 +11,11 @@ import pytest
 from standardwebhooks import Webhook
 
 from shared.errors import ConfigurationError
-from shared.notify.delivery import copied_event, failed_event, parse_targets, retry_after_seconds
+from shared.units import human_size
+from shared.notify.delivery import copied_event, failed_event, parse_targets, retry_after_hint
 from shared.notify.formats import (
     DISCORD_DESCRIPTION, DISCORD_FIELDS, DISCORD_FOOTER, DISCORD_NAME, DISCORD_TITLE, DISCORD_TOTAL, DISCORD_VALUE,
-    DEFAULT_ADVICE, discord_embed_chars, event_id, human_size, render, render_discord, render_generic,
+    DEFAULT_ADVICE, discord_embed_chars, event_id, render, render_discord, render_generic,
     render_slack, render_teams, sign,
 )
 
@@ -223,12 +224,12 @@ def test_target_list_must_be_a_json_list() -> None:
 
 
 def test_retry_after_in_seconds_http_date_and_discord_json() -> None:
-    now = 1_700_000_000.0  # 2023-11-14T22:13:20Z
-    assert retry_after_seconds(httpx.Response(429, headers={"retry-after": "3"}), now) == 3.0
+    now = datetime.fromtimestamp(1_700_000_000, timezone.utc)  # 2023-11-14T22:13:20Z
+    assert retry_after_hint(httpx.Response(429, headers={"retry-after": "3"}), now) == 3.0
     dated = httpx.Response(503, headers={"retry-after": "Tue, 14 Nov 2023 22:13:50 GMT"})
-    assert retry_after_seconds(dated, now) == 30.0
+    assert retry_after_hint(dated, now) == 30.0
     discord = httpx.Response(429, json={"message": "You are being rate limited.", "retry_after": 0.75})
-    assert retry_after_seconds(discord, now) == 0.75
-    assert retry_after_seconds(httpx.Response(429, headers={"retry-after": "soon"}), now) is None
-    assert retry_after_seconds(httpx.Response(503, headers={"retry-after": "-5"}), now) == 0.0
-    assert retry_after_seconds(httpx.Response(500), now) is None
+    assert retry_after_hint(discord, now) == 0.75
+    assert retry_after_hint(httpx.Response(429, headers={"retry-after": "soon"}), now) is None
+    assert retry_after_hint(httpx.Response(503, headers={"retry-after": "-5"}), now) == 0.0
+    assert retry_after_hint(httpx.Response(500), now) is None

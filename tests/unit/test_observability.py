@@ -2,15 +2,10 @@ import io
 import json
 import logging
 
-from shared.observability import JsonFormatter, correlation, log_event, redact_url
+from shared.observability import JsonFormatter, correlation, log_event
 
 LINK = ("https://s3.fr-par.scw.cloud/bucket/id/b.custom?X-Amz-Credential=SCWKEY%2F2025"
         "&X-Amz-Signature=197c6051bd")
-
-
-def test_redact_url_drops_query_and_userinfo():
-    assert redact_url(LINK) == "https://s3.fr-par.scw.cloud/bucket/id/b.custom?<redacted>"
-    assert redact_url("https://user:pw@host:8443/p") == "https://host:8443/p"
 
 
 def test_json_lines_carry_correlation_id_and_never_a_presigned_query():
