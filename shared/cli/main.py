@@ -25,7 +25,7 @@ def latest_rows(databases: Sequence, latest: dict) -> list[tuple[str, str, str, 
             db.name, db.status,
             str(backup.id) if backup else "-",
             backup.created_at.strftime("%Y-%m-%d %H:%M UTC") if backup and backup.created_at else "-",
-            human_size(backup.size) if backup.size is not None else "-" if backup else "no ready backup",
+            (human_size(backup.size) if backup.size is not None else "-") if backup else "no ready backup",
         ))
     return rows
 
