@@ -54,7 +54,7 @@ def real_chain(*, inline: bool = False) -> Iterator[RealChain]:
         children = stack.enter_context(Children())
         sink = stack.enter_context(WebhookSink())
         secret, target = sink_target(sink)
-        notify = [*settings.notify_target_list, target]
+        notify = [*json.loads(os.environ.get("NOTIFY_TARGETS") or "[]"), target]  # the raw list: secrets included
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "NOTIFY_TARGETS": json.dumps(notify),
                "HANDOFF_MODE": "queue" if use_queue else "inline"}
         copy_env = {k: v for k, v in env.items() if k.upper() != "HTTP_AUTH_TOKENS"}  # queue deliveries carry no bearer

@@ -25,7 +25,7 @@ from http.server import ThreadingHTTPServer
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
-from shared.copying.parts import multipart_etag
+from shared.parts import multipart_etag
 from sandbox.s3sink_http import SinkRequestHandler
 from sandbox.s3sink_state import SinkObject, SinkState, SinkUpload
 

@@ -101,6 +101,18 @@ class LocalChain:
     def notifications(self) -> list[Any]:
         return [r for r in self.sink.requests if r.method == "POST"]
 
+    def jobs_pending(self) -> int:
+        """Jobs not yet copied to the end: in the queue (visible or being delivered) or in flight.
+
+        Dispatch sends its jobs before it answers, so right after an answer 0 proves that the run
+        handed off nothing: no stray job can turn up later."""
+        if not (self.sqs and self.queue_url):
+            return 0
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)["Attributes"]
+        in_flight = self.trigger.stats.snapshot()["in_flight"] if self.trigger else 0
+        return sum(int(attrs[name]) for name in names) + in_flight
+
     def dead_letters(self) -> int:
         if not (self.sqs and self.dlq_url):
             return 0

@@ -29,6 +29,7 @@ TOOL_NAME = "sdb-backup-export"
 
 _FIELDS = {"database_name", "database_id", "backup_id", "created_at", "project_id", "region"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
+_SAMPLE_ID = "00000000-0000-4000-8000-000000000000"
 
 
 def _safe_segment(value: str) -> str:
@@ -37,16 +38,40 @@ def _safe_segment(value: str) -> str:
     return cleaned or "unnamed"
 
 
-def validate_key_template(template: str) -> None:
+def key_template_problem(template: str) -> str | None:
+    """What is wrong with a ``BACKUP_KEY_TEMPLATE``, or None: only known fields, ``{backup_id}``
+    for unique keys, and a trial rendering (a bad format spec fails here, not per database)."""
     try:
         names = {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name}
-    except ValueError as exc:
-        raise ConfigurationError("BACKUP_KEY_TEMPLATE is not a valid format string") from exc
-    unknown = names - _FIELDS
-    if unknown:
-        raise ConfigurationError(f"BACKUP_KEY_TEMPLATE uses unknown fields: {sorted(unknown)}")
+    except ValueError:
+        return "is not a valid format string"
+    if names - _FIELDS:
+        return "uses a field other than " + ", ".join(sorted(_FIELDS))
     if "backup_id" not in names:
-        raise ConfigurationError("BACKUP_KEY_TEMPLATE must contain {backup_id} so keys are unique")
+        return "must contain {backup_id} so keys are unique"
+    try:
+        key = _render(template, database_name="db", database_id=_SAMPLE_ID, backup_id=_SAMPLE_ID,
+                      created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), project_id=_SAMPLE_ID,
+                      region="fr-par")
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return "cannot be rendered (check each field's format spec)"
+    if not key or ".." in key.split("/") or not key.isprintable():
+        return "renders a key that is empty, holds a '..' segment or unprintable characters"
+    return None
+
+
+def validate_key_template(template: str) -> None:
+    problem = key_template_problem(template)
+    if problem:
+        raise ConfigurationError(f"BACKUP_KEY_TEMPLATE {problem}")
+
+
+def _render(template: str, *, database_name: str, database_id: UUID | str, backup_id: UUID | str,
+            created_at: datetime, project_id: UUID | str, region: str) -> str:
+    return template.format(
+        database_name=_safe_segment(database_name), database_id=str(database_id), backup_id=str(backup_id),
+        created_at=as_utc(created_at).astimezone(timezone.utc), project_id=str(project_id), region=region,
+    ).lstrip("/")
 
 
 def object_key(
@@ -61,15 +86,8 @@ def object_key(
     region: str = "",
 ) -> str:
     validate_key_template(template)
-    created_at = as_utc(created_at)
-    key = template.format(
-        database_name=_safe_segment(database_name),
-        database_id=str(database_id),
-        backup_id=str(backup_id),
-        created_at=created_at.astimezone(timezone.utc),
-        project_id=str(project_id),
-        region=region,
-    ).lstrip("/")
+    key = _render(template, database_name=database_name, database_id=database_id, backup_id=backup_id,
+                  created_at=created_at, project_id=project_id, region=region)
     prefix = prefix.strip("/")
     return f"{prefix}/{key}" if prefix else key
 

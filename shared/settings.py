@@ -1,29 +1,43 @@
-"""Settings: the only reader of the environment.
+"""Settings: the only reader of the environment, checked when they load.
 
 Field names are the environment variable names, lowercased (pydantic-settings matches them
-case-insensitively). Precedence: explicit arguments > environment > the ``scw`` config file
-(``SCW_CONFIG_PATH``, else ``$XDG_CONFIG_HOME/scw/config.yaml``, else
-``~/.config/scw/config.yaml``; profile from ``SCW_PROFILE`` or the file's ``active_profile``)
-> defaults.
+case-insensitively). Scaleway reserves ``SCW_*`` names for the platform's own configuration, so
+the deployed functions read the project's own names (``SCALEWAY_SECRET_KEY``, ...); the ``SCW_*``
+names and the ``scw`` config file are accepted too, for the CLI and local runs. Precedence:
+explicit arguments > environment (project names before ``SCW_*``) > the ``scw`` config file
+(``SCW_CONFIG_PATH``, else ``$XDG_CONFIG_HOME/scw/config.yaml``, else ``~/.config/scw/config.yaml``;
+profile from ``SCW_PROFILE`` or the file's ``active_profile``) > defaults.
+
+``load_settings`` turns every invalid value into one ``ConfigurationError`` that names the
+settings, never their values, before anything talks to a server.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from uuid import UUID
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Annotated
 
 from shared.errors import ConfigurationError
+from shared.keys import key_template_problem
+from shared.targets import NotifyTarget, parse_targets
+from shared.urls import is_host_pattern
 
 DEFAULT_KEY_TEMPLATE = "{database_name}/{created_at:%Y/%m/%d}/{backup_id}.dump"
-SCALEWAY_S3_HOSTS = "s3.fr-par.scw.cloud,s3.nl-ams.scw.cloud,s3.pl-waw.scw.cloud,s3.it-mil.scw.cloud"
+# Path-style and virtual-hosted (``<bucket>.s3.<region>.scw.cloud``) Object Storage hosts.
+SCALEWAY_S3_HOSTS = ",".join(f"s3.{r}.scw.cloud,*.s3.{r}.scw.cloud" for r in ("fr-par", "nl-ams", "pl-waw", "it-mil"))
+REGION = r"^[a-z]{2}-[a-z]{3}$"
+BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+SLACK_USER = r"^[A-Z0-9]{1,32}$"
+HEADER_NAME = r"^[A-Za-z0-9-]{1,64}$"
+MIN_TOKEN_LENGTH = 16
+MAX_FUNCTION_TIMEOUT = 3600  # Scaleway Functions run at most 60 minutes
 
 # scw config keys -> our field names
 _SCW_FILE_KEYS = {
@@ -50,18 +64,21 @@ def read_scw_config(path: Path, profile: str | None) -> dict[str, Any]:
         return {}
     import yaml  # lazy: most invocations never read the file
 
-    raw = yaml.safe_load(path.read_text()) or {}
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, OSError, UnicodeDecodeError):
+        raise ConfigurationError(f"the scw config file {path} is not readable YAML") from None
     if not isinstance(raw, dict):
-        return {}
+        raise ConfigurationError(f"the scw config file {path} is not a YAML mapping")
     values = {k: raw[k] for k in _SCW_FILE_KEYS if raw.get(k) is not None}
     name = profile or raw.get("active_profile")
     if name and name != "default":
         profiles = raw.get("profiles") or {}
-        if name not in profiles:  # as the scw CLI does: a missing profile is an error, not a fallback
+        if not isinstance(profiles, dict) or name not in profiles:  # as the scw CLI does: an error, not a fallback
             raise ConfigurationError(f"profile {name!r} is not in the scw config file {path}")
         chosen = profiles[name] or {}
-        values.update({k: chosen[k] for k in _SCW_FILE_KEYS if chosen.get(k) is not None})
-    return {_SCW_FILE_KEYS[k]: v for k, v in values.items()}
+        values.update({k: chosen[k] for k in _SCW_FILE_KEYS if isinstance(chosen, dict) and chosen.get(k) is not None})
+    return {_SCW_FILE_KEYS[k]: str(v) for k, v in values.items()}
 
 
 class ScwConfigFileSource(PydanticBaseSettingsSource):
@@ -81,30 +98,35 @@ class ScwConfigFileSource(PydanticBaseSettingsSource):
 CommaList = Annotated[list[str], NoDecode]
 
 
+def _names(ours: str, scw: str) -> AliasChoices:
+    """Read from the project's own name first, then from Scaleway's ``SCW_*`` name."""
+    return AliasChoices(ours, scw)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         extra="ignore", case_sensitive=False, populate_by_name=True, hide_input_in_errors=True
     )
 
     # --- Scaleway API -----------------------------------------------------------------------
-    scw_access_key: str | None = None
-    scw_secret_key: SecretStr | None = None
-    scw_api_url: str = "https://api.scaleway.com"
-    scw_default_project_id: str | None = None
-    scw_default_organization_id: str | None = None
-    scw_default_region: str = "fr-par"
+    scw_access_key: str | None = Field(default=None, validation_alias=_names("scaleway_access_key", "scw_access_key"))
+    scw_secret_key: SecretStr | None = Field(default=None, validation_alias=_names("scaleway_secret_key", "scw_secret_key"))
+    scw_api_url: str = Field(default="https://api.scaleway.com", validation_alias=_names("scaleway_api_url", "scw_api_url"))
+    scw_default_project_id: str | None = Field(default=None, validation_alias=_names("scaleway_project_id", "scw_default_project_id"))
+    scw_default_organization_id: str | None = Field(default=None, validation_alias=_names("scaleway_organization_id", "scw_default_organization_id"))
+    scw_default_region: str = Field(default="fr-par", pattern=REGION, validation_alias=_names("scaleway_region", "scw_default_region"))
     scw_profile: str | None = None
     scw_config_path: str | None = None
     api_rate_limit: float = Field(default=48.0, gt=0, le=50)  # requests/second, under the API's 50
-    api_timeout_seconds: float = Field(default=30.0, gt=0)
+    api_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
 
     # --- Destination bucket ------------------------------------------------------------------
-    backup_bucket: str | None = None
-    backup_prefix: str = ""
-    backup_key_template: str = DEFAULT_KEY_TEMPLATE
+    backup_bucket: str | None = Field(default=None, pattern=BUCKET)
+    backup_prefix: str = Field(default="", max_length=512)
+    backup_key_template: str = Field(default=DEFAULT_KEY_TEMPLATE, min_length=1, max_length=512)
     backup_storage_class: Literal["STANDARD", "ONEZONE_IA", "GLACIER"] = "STANDARD"
     s3_endpoint_url: str | None = None
-    s3_region: str | None = None
+    s3_region: str | None = Field(default=None, min_length=1, max_length=32)
     s3_access_key: str | None = None
     s3_secret_key: SecretStr | None = None
 
@@ -112,7 +134,7 @@ class Settings(BaseSettings):
     handoff_mode: Literal["queue", "http", "inline"] = "inline"
     queue_url: str | None = None
     queue_endpoint_url: str | None = None
-    queue_region: str | None = None
+    queue_region: str | None = Field(default=None, min_length=1, max_length=32)
     queue_access_key: str | None = None
     queue_secret_key: SecretStr | None = None
     copy_function_url: str | None = None
@@ -125,34 +147,35 @@ class Settings(BaseSettings):
     cron_without_token: bool = True
 
     # --- Chat-ops triggers ----------------------------------------------------------------------
-    alert_database_id_label: str = Field(default="database_id", min_length=1)
-    alert_database_name_label: str = Field(default="database_name", min_length=1)
+    alert_database_id_label: str = Field(default="database_id", min_length=1, max_length=128)
+    alert_database_name_label: str = Field(default="database_name", min_length=1, max_length=128)
     grafana_webhook_secret: SecretStr | None = None
     grafana_signature_headers: CommaList = Field(
-        default_factory=lambda: ["X-Grafana-Alerting-Signature", "X-Grafana-Alert-Signature"])
-    grafana_timestamp_header: str | None = None
+        default_factory=lambda: ["X-Grafana-Alerting-Signature", "X-Grafana-Alert-Signature"], min_length=1)
+    grafana_timestamp_header: str | None = Field(default=None, pattern=HEADER_NAME)
     slack_signing_secret: SecretStr | None = None
     slack_allowed_user_ids: CommaList = Field(default_factory=list)
     # Hosts a job's reply_to (a Slack response_url) may point at; copy posts nowhere else.
     reply_host_allowlist: CommaList = Field(default_factory=lambda: ["hooks.slack.com"])
 
     # --- Dispatch policy -----------------------------------------------------------------------
-    max_age_hours: float = Field(default=36.0, gt=0)
-    job_deadline_hours: float = Field(default=20.0, gt=0)
+    max_age_hours: float = Field(default=36.0, gt=0, le=24 * 30)
+    job_deadline_hours: float = Field(default=20.0, gt=0, le=24 * 7)
 
     # --- Copy ----------------------------------------------------------------------------------
-    download_host_allowlist: CommaList = Field(default_factory=lambda: SCALEWAY_S3_HOSTS.split(","))
-    function_timeout_seconds: float = Field(default=900.0, gt=0)
-    link_wait_seconds: float = Field(default=120.0, ge=0)
+    download_host_allowlist: CommaList = Field(default_factory=lambda: SCALEWAY_S3_HOSTS.split(","), min_length=1)
+    function_timeout_seconds: float = Field(default=900.0, ge=10, le=MAX_FUNCTION_TIMEOUT)
+    link_wait_seconds: float = Field(default=120.0, ge=0, le=MAX_FUNCTION_TIMEOUT)
     verify_part_md5: bool = True
-    keep_last: int | None = Field(default=None, ge=1)
-    keep_days: float | None = Field(default=None, gt=0)
+    keep_last: int | None = Field(default=None, ge=1, le=100_000)
+    keep_days: float | None = Field(default=None, gt=0, le=365 * 100)
 
     # --- Notifications -------------------------------------------------------------------------
-    notify_targets: str = Field(default="[]", repr=False)  # JSON list of {"url", "format", "secret", "events"}
+    # JSON list of {"url", "format", "secret", "events"}, parsed once into typed targets.
+    notify_targets: Annotated[list[NotifyTarget], NoDecode] = Field(default_factory=list, repr=False)
 
     # --- Logging -------------------------------------------------------------------------------
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod
     def settings_customise_sources(
@@ -173,30 +196,96 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("grafana_webhook_secret", "slack_signing_secret", "grafana_timestamp_header", mode="before")
+    @field_validator("grafana_webhook_secret", "slack_signing_secret", "grafana_timestamp_header",
+                     "scw_default_project_id", "scw_default_organization_id", "backup_bucket",
+                     "s3_endpoint_url", "queue_url", "queue_endpoint_url", "copy_function_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("scw_api_url", "s3_endpoint_url", "queue_url", "queue_endpoint_url", "copy_function_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not _is_http_url(value):
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
 
     @field_validator("scw_api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
-    @field_validator("notify_targets")
+    @field_validator("scw_default_project_id", "scw_default_organization_id")
     @classmethod
-    def _json_list(cls, value: str) -> str:
+    def _uuid(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
-            parsed = json.loads(value or "[]")
-        except ValueError as exc:
-            raise ValueError("NOTIFY_TARGETS must be a JSON list") from exc
-        if not isinstance(parsed, list):
-            raise ValueError("NOTIFY_TARGETS must be a JSON list")
-        return value
+            return str(UUID(value.strip()))
+        except ValueError:
+            raise ValueError("must be a UUID") from None
+
+    @field_validator("download_host_allowlist", "reply_host_allowlist")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        if not all(is_host_pattern(h) for h in hosts):
+            raise ValueError("each entry must be a host name or *.domain (no scheme, port or path)")
+        return [h.strip().lower().rstrip(".") for h in hosts]
+
+    @field_validator("http_auth_tokens")
+    @classmethod
+    def _tokens(cls, tokens: list[str]) -> list[str]:
+        if any(len(t) < MIN_TOKEN_LENGTH for t in tokens):
+            raise ValueError(f"each token must be at least {MIN_TOKEN_LENGTH} characters")
+        return tokens
+
+    @field_validator("grafana_signature_headers")
+    @classmethod
+    def _header_names(cls, names: list[str]) -> list[str]:
+        return _all_match(names, HEADER_NAME, "each entry must be an HTTP header name")
+
+    @field_validator("slack_allowed_user_ids")
+    @classmethod
+    def _slack_users(cls, users: list[str]) -> list[str]:
+        return _all_match(users, SLACK_USER, "each entry must be a Slack user id such as U2CERLKJA")
+
+    @field_validator("backup_key_template")
+    @classmethod
+    def _key_template(cls, template: str) -> str:
+        problem = key_template_problem(template)
+        if problem:
+            raise ValueError(problem)
+        return template
+
+    @field_validator("backup_prefix")
+    @classmethod
+    def _prefix(cls, prefix: str) -> str:
+        prefix = prefix.strip("/")
+        if not prefix.isprintable() or ".." in prefix.split("/"):
+            raise ValueError("must be printable and hold no '..' segment")
+        return prefix
+
+    @field_validator("notify_targets", mode="before")
+    @classmethod
+    def _targets(cls, value: Any) -> Any:
+        # parse_targets raises ConfigurationError (not a ValueError): its message already names the
+        # target's index and field, and pydantic lets it through unchanged.
+        if isinstance(value, list) and all(isinstance(t, NotifyTarget) for t in value):
+            return value
+        return parse_targets(value)
 
     @model_validator(mode="after")
-    def _check_prefix(self) -> "Settings":
-        self.backup_prefix = self.backup_prefix.strip("/")
+    def _handoff_needs(self) -> Settings:
+        needed = {"queue": ("queue_url", "queue_access_key", "queue_secret_key"), "http": ("copy_function_url",)}
+        missing = [setting_name(n) for n in needed.get(self.handoff_mode, ()) if not _set(getattr(self, n))]
+        if missing:  # a ConfigurationError passes through pydantic as it is
+            raise ConfigurationError(f"HANDOFF_MODE={self.handoff_mode} needs {', '.join(missing)}",
+                                     details={"settings": missing})
         return self
 
     # --- Derived values ------------------------------------------------------------------------
@@ -231,11 +320,57 @@ class Settings(BaseSettings):
     def secret_key(self) -> str | None:
         return self.scw_secret_key.get_secret_value() if self.scw_secret_key else None
 
-    @cached_property
-    def notify_target_list(self) -> list[dict[str, Any]]:
-        return json.loads(self.notify_targets or "[]")
+
+def _is_http_url(value: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises on a port that is not a number in range)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _all_match(values: list[str], pattern: str, message: str) -> list[str]:
+    import re
+
+    if not all(re.match(pattern, v) for v in values):
+        raise ValueError(message)
+    return values
+
+
+def _set(value: Any) -> bool:
+    return bool(value.get_secret_value() if isinstance(value, SecretStr) else value)
+
+
+def setting_name(field: str) -> str:
+    """The environment variable a field was read from: the one that is set, else its first name."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if not isinstance(alias, AliasChoices):
+        return field.upper()
+    names = [str(choice).upper() for choice in alias.choices]
+    environ = {name.upper() for name in os.environ}
+    return next((name for name in names if name in environ), names[0])
+
+
+def describe(exc: ValidationError) -> tuple[str, list[str]]:
+    """``("API_RATE_LIMIT: ...; HANDOFF_MODE: ...", [names])``: what is wrong, never the values."""
+    problems: dict[str, str] = {}
+    for error in exc.errors(include_input=False, include_url=False):
+        name = setting_name(str(error["loc"][0])) if error["loc"] else "settings"
+        problems.setdefault(name, error["msg"].removeprefix("Value error, "))
+    names = sorted(problems)
+    return "; ".join(f"{n}: {problems[n]}" for n in names), names
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings from the environment (and the scw config file), with overrides on top."""
-    return Settings(**overrides)
+    """Settings from the environment (and the scw config file), with overrides on top.
+
+    Raises ``ConfigurationError`` naming every invalid setting, never its value."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        message, names = describe(exc)
+        raise ConfigurationError(f"invalid settings: {message}", details={"settings": names}) from None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from shared.aws import client_config, error_code
 from shared.errors import ConfigurationError, StorageError
 from shared.keys import is_ours
-from shared.copying.parts import MAX_PART_SIZE, iter_parts, part_size_for
+from shared.parts import MAX_PART_SIZE, iter_parts, part_size_for
 
 if TYPE_CHECKING:
     from shared.settings import Settings

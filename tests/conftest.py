@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.sandbox",
     "tests.fixtures.sink",
+    "tests.fixtures.copying",
 ]

@@ -39,7 +39,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from shared.errors import DownloadError, DownloadLinkExpired, IntegrityError, StorageError
 from shared.models import PartDone
 from shared.observability import log_event
-from shared.copying.parts import Part, iter_parts, part_count
+from shared.parts import Part, iter_parts, part_count
 
 logger = logging.getLogger(__name__)
 

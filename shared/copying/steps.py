@@ -1,42 +1,35 @@
 """The steps of one copy invocation: ``CopyRun`` owns the multipart upload and aborts it on any failure.
 
-Kept apart from ``shared.copying.run`` (the use case entry: report, clients, outcomes, notices) so each
-module stays small. Steps: a fresh link from the API (exported again when refused mid-copy) ->
-start or resume the multipart upload -> stream the parts or hand over a continuation -> complete,
-verify and stamp the SHA-256 -> prune (``shared.copying.pruning``).
+Steps: a fresh link from the API (exported again when refused mid-copy) -> start or resume the
+multipart upload -> stream the parts or hand over a continuation -> complete, verify and stamp
+the SHA-256. Each returns what it did (``shared.copying.result``); the use case
+(``shared.copying.run``) puts the answers together, prunes and notifies.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import Any, Callable
 
 from shared import keys
+from shared.clock import Clock
+from shared.copying.engine import Progress, Transfer
+from shared.parts import check_plan, iter_parts, multipart_etag, part_size_for
+from shared.copying.ports import BackupSource, CopyStore, Requeue
+from shared.copying.result import FoundCopied, HandedOver, Published, Step
 from shared.errors import (DownloadHostNotAllowed, DownloadLinkExpired, ExportNotReady, HandoffError, IntegrityError,
                            InvalidRequest, StorageError)
 from shared.models import Continuation, CopyJob, DatabaseBackup
 from shared.observability import log_event
-from shared.copying.parts import check_plan, iter_parts, multipart_etag, part_size_for
-from shared.copying.pruning import prune_copies
 from shared.settings import Settings
-from shared.storage import ObjectStore
-from shared.copying.engine import Progress, Transfer
 from shared.urls import host_allowed
 
-if TYPE_CHECKING:
-    from shared.copying.run import CopyReport
-
-logger = logging.getLogger("shared.copying.run")  # the use case's logger: log lines keep the name they had
+logger = logging.getLogger(__name__)
 
 SAFETY_SECONDS = 30.0  # time kept back to complete, hand over and answer
 MAX_REEXPORTS = 2  # a link refused mid-copy is replaced at most this many times per invocation
-
-
-class Requeue(Protocol):
-    def send(self, jobs: list[CopyJob]) -> Any: ...
 
 
 def verified(meta: dict[str, str], job: CopyJob) -> bool:
@@ -47,11 +40,11 @@ def verified(meta: dict[str, str], job: CopyJob) -> bool:
 class CopyRun:
     """The steps of one invocation; it owns the multipart upload and aborts it on any failure."""
 
-    def __init__(self, job: CopyJob, settings: Settings, api: Any, store: ObjectStore, transfer: Transfer,
-                 remaining_time: Callable[[], float], requeue: Requeue | None) -> None:
+    def __init__(self, job: CopyJob, settings: Settings, api: BackupSource, store: CopyStore, transfer: Transfer,
+                 remaining_time: Callable[[], float], requeue: Requeue | None, clock: Clock) -> None:
         self.job, self.settings, self.api, self.store, self.transfer = job, settings, api, store, transfer
-        self.remaining_time, self.requeue = remaining_time, requeue
-        self.started = time.monotonic()
+        self.remaining_time, self.requeue, self.clock = remaining_time, requeue, clock
+        self.started = clock.monotonic()
         self.key = job.object_key
         self.upload_id: str | None = None
         self.progress: Progress | None = None
@@ -64,7 +57,7 @@ class CopyRun:
             self._abort(self.job.continuation.upload_id)
         return done
 
-    def copy(self, report: CopyReport) -> None:
+    def copy(self) -> Step:
         backup = self._link()
         probed, backup = self._on_live_link(backup, self.transfer.probe)
         size = self._size(backup, probed)
@@ -72,10 +65,7 @@ class CopyRun:
         try:
             run = lambda url: self.transfer.run(url, self.progress, self._part_url, self._should_stop)  # noqa: E731
             finished, backup = self._on_live_link(backup, run)
-            if finished:
-                self._publish(report, size)
-            else:
-                self._hand_over(report)
+            return self._publish(size) if finished else self._hand_over()
         except BaseException:
             self._abort()
             raise
@@ -85,15 +75,15 @@ class CopyRun:
     def _link(self, stale: str | None = None) -> DatabaseBackup:
         """A usable link from the API, waiting no longer than this invocation can afford."""
         budget = min(self.settings.link_wait_seconds, self.remaining_time() - SAFETY_SECONDS)
-        deadline = time.monotonic() + max(0.0, budget)
+        deadline = self.clock.monotonic() + max(0.0, budget)
         if stale:
             self.reexports += 1
             self.api.export_backup(self.job.backup_id, region=self.job.region)
         backup = self.api.wait_for_download_url(self.job.backup_id, deadline=deadline, region=self.job.region)
         while stale and backup.download_url == stale:  # the API may show the old link until the export ends
-            if time.monotonic() >= deadline:
+            if self.clock.monotonic() >= deadline:
                 raise ExportNotReady(f"no new download link for backup {self.job.backup_id} in time")
-            time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+            self.clock.sleep(min(2.0, max(0.0, deadline - self.clock.monotonic())))
             backup = self.api.wait_for_download_url(self.job.backup_id, deadline=deadline, region=self.job.region)
         if backup.database_id != self.job.database_id:
             raise InvalidRequest("the job's backup belongs to another database")
@@ -159,18 +149,17 @@ class CopyRun:
     def _should_stop(self, seconds_per_part: float) -> bool:
         return self.requeue is not None and self.remaining_time() < seconds_per_part + SAFETY_SECONDS
 
-    def _hand_over(self, report: CopyReport) -> None:
+    def _hand_over(self) -> HandedOver:
         assert self.progress is not None and self.upload_id is not None
         cont = Continuation(upload_id=self.upload_id, part_size=self.progress.part_size, parts=self.progress.parts)
         data = self.job.model_dump(mode="json") | {"attempt": self.job.attempt + 1, "continuation": cont.model_dump()}
         results = self.requeue.send([CopyJob.model_validate(data)]) if self.requeue else []
         if not results or not all(getattr(r, "ok", True) for r in results):
             raise HandoffError("the continuation could not be handed over")
-        report.outcome, report.status_code = "continued", 202
-        report.parts, report.size = len(self.progress.parts), self.progress.size
         log_event(logger, "copy continued", key=self.key, parts_done=len(self.progress.parts))
+        return HandedOver(size=self.progress.size, parts=len(self.progress.parts))
 
-    def _publish(self, report: CopyReport, size: int) -> None:
+    def _publish(self, size: int) -> Published | FoundCopied:
         assert self.progress is not None and self.upload_id is not None
         parts = self.progress.parts
         self.store.complete(self.key, self.upload_id, [(p.part_number, p.etag) for p in parts])
@@ -179,8 +168,7 @@ class CopyRun:
         # A concurrent delivery may have completed and stamped the key since our complete: its
         # stamp (a server-side copy) changes the ETag, so this check comes before the ETag's.
         if stored is not None and verified(stored.metadata, self.job):  # it notified, not us
-            report.outcome = "already_copied"
-            return
+            return FoundCopied()
         if stored is None or stored.size != size or (
                 self.transfer.verify_md5 and stored.etag != multipart_etag([p.etag for p in parts])):
             self._delete_quietly()
@@ -192,14 +180,11 @@ class CopyRun:
         except StorageError:
             again = self.store.head(self.key)  # lost the race to a concurrent stamp: not a failure
             if again is not None and verified(again.metadata, self.job):
-                report.outcome = "already_copied"
-                return
+                return FoundCopied()
             raise
-        seconds = time.monotonic() - self.started
-        report.outcome, report.size, report.sha256, report.parts = "copied", size, sha, len(parts)
-        report.seconds = round(seconds, 3)
-        report.throughput_mb_s = round(self.progress.bytes_per_second / 1e6, 2)
-        prune_copies(self.store, self.settings, self.job, report)
+        return Published(size=size, sha256=sha, parts=len(parts),
+                         seconds=round(self.clock.monotonic() - self.started, 3),
+                         throughput_mb_s=round(self.progress.bytes_per_second / 1e6, 2))
 
     def _read_back(self) -> str:
         """SHA-256 of a copy made over several invocations, from the stored bytes."""

@@ -1,9 +1,10 @@
 """Which backups need copying: pure decisions over data, no I/O.
 
 ``select_databases`` resolves the requested ids and names, ``candidate_key`` names the
-object a backup would be copied to, ``plan_exports`` decides one action per requested
-database from its latest ready backup and what the bucket already holds at that key, and
-``mark_in_flight`` holds back a copy that another job is already making.
+object a backup would be copied to, ``plan_database`` decides one database's action from its
+latest ready backup and what the bucket already holds at that key, ``mark_in_flight`` holds
+back a copy that another job is already making, and ``missing_entries`` reports what was asked
+for but does not exist. Dispatch calls exactly these, one database at a time.
 """
 
 from __future__ import annotations
@@ -89,26 +90,6 @@ def candidate_key(database: Database, backup: DatabaseBackup, layout: KeyLayout)
         project_id=str(database.project_id or layout.project_id),
         region=database.region or layout.region,
     )
-
-
-def plan_exports(
-    selection: Selection,
-    backups: Mapping[UUID, DatabaseBackup],
-    stored: Mapping[str, Mapping[str, str] | None],
-    *,
-    layout: KeyLayout,
-    max_age_hours: float,
-    force: bool,
-    now: datetime,
-) -> list[PlanEntry]:
-    """One entry per requested database, in the order they were selected, then the missing ones."""
-    entries = []
-    for db in selection.databases:
-        backup = backups.get(db.id)
-        key = candidate_key(db, backup, layout) if backup else None
-        entries.append(plan_database(db, backup, stored.get(key) if key else None, layout=layout,
-                                     max_age_hours=max_age_hours, force=force, now=now))
-    return entries + missing_entries(selection)
 
 
 def missing_entries(selection: Selection) -> list[PlanEntry]:

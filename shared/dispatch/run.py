@@ -12,29 +12,30 @@ from __future__ import annotations
 import itertools
 import logging
 import uuid
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 from uuid import UUID
 
-from shared.errors import BackupExportError, ConfigurationError, ScalewayNotFound
-from shared.handoff import Handoff, handoff_from_settings
-from shared.models import CopyJob, Database, DatabaseBackup
-from shared.observability import log_event
 from shared.dispatch.plan import (
     KeyLayout,
     PlanEntry,
     Selection,
     candidate_key,
-    missing_entries,
     mark_in_flight,
+    missing_entries,
     plan_database,
     select_databases,
 )
+from shared.dispatch.ports import BackupCatalog, CopyIndex
+from shared.dispatch.report import DatabaseOutcome, DispatchResult
 from shared.dispatch.request import DispatchRequest
+from shared.errors import BackupExportError, ConfigurationError, ScalewayNotFound
+from shared.handoff import Handoff, HandoffResult, handoff_from_settings
+from shared.models import CopyJob, Database, DatabaseBackup
+from shared.observability import log_event
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -45,65 +46,6 @@ HANDOFF_CHUNK = 10  # one SendMessageBatch
 REPLY_POSTS = 5  # a Slack response_url takes at most five posts: one per job's final notice
 
 
-@dataclass
-class DatabaseOutcome:
-    entry: PlanEntry
-    status: str  # the plan action, or would_copy | exported -> handed_off | failed
-    error_code: str | None = None
-    error_message: str | None = None
-    retryable: bool = False
-
-    @classmethod
-    def failed(cls, entry: PlanEntry, exc: BackupExportError) -> "DatabaseOutcome":
-        return cls(entry, "failed", exc.code, exc.message, exc.retryable)
-
-    def to_dict(self) -> dict[str, Any]:
-        e = self.entry
-        out: dict[str, Any] = {
-            "database_id": str(e.database_id) if e.database_id else None,
-            "database_name": e.database_name,
-            "status": self.status,
-            "reason": e.reason,
-            "backup_id": str(e.backup_id) if e.backup_id else None,
-            "created_at": e.created_at.isoformat() if e.created_at else None,
-            "size": e.size,
-            "object_key": e.object_key,
-        }
-        if self.status == "failed":
-            out["error"] = {"code": self.error_code, "message": self.error_message}
-        return out
-
-
-@dataclass
-class DispatchReport:
-    run_id: str
-    dry_run: bool
-    requested_by: str
-    databases: list[DatabaseOutcome] = field(default_factory=list)
-
-    @property
-    def summary(self) -> dict[str, int]:
-        return dict(Counter(o.status for o in self.databases))
-
-    @property
-    def status(self) -> int:
-        failed = [o for o in self.databases if o.status == "failed"]
-        if not failed:
-            return 200
-        if len(failed) < len(self.databases):
-            return 207
-        return 503 if all(o.retryable for o in failed) else 502
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "dry_run": self.dry_run,
-            "requested_by": self.requested_by,
-            "summary": self.summary,
-            "databases": [o.to_dict() for o in self.databases],
-        }
-
-
 def run_dispatch(
     request: DispatchRequest,
     *,
@@ -111,7 +53,7 @@ def run_dispatch(
     requested_by: str,
     inline_runner: Callable[[CopyJob], Any] | None = None,
     reply_to: str | None = None,
-) -> DispatchReport:
+) -> DispatchResult:
     """Build the API client, store and hand-off from settings, dispatch, close them.
 
     ``reply_to`` (a Slack ``response_url``) goes into the first ``REPLY_POSTS`` jobs: each
@@ -123,29 +65,39 @@ def run_dispatch(
         api = stack.enter_context(ScalewayClient.from_settings(settings))
         store = ObjectStore.from_settings(settings)
         stack.callback(store.close)
-        handoff = handoff_from_settings(settings, inline_runner=inline_runner)
+        handoff = handoff_from_settings(settings, inline_runner=inline_runner or _copy_here(settings))
         stack.callback(handoff.close)
         return dispatch(request, settings=settings, api=api, store=store, handoff=handoff,
                         now=datetime.now(timezone.utc), requested_by=requested_by, reply_to=reply_to)
+
+
+def _copy_here(settings: Settings) -> Callable[[CopyJob], Any]:
+    """HANDOFF_MODE=inline: each job is copied in this process, one after another."""
+    def run(job: CopyJob) -> Any:
+        from shared.copying.run import run_job  # lazy: only the inline mode copies here
+
+        return run_job(job, settings)
+
+    return run
 
 
 def dispatch(
     request: DispatchRequest,
     *,
     settings: Settings,
-    api: Any,
-    store: Any,
+    api: BackupCatalog,
+    store: CopyIndex,
     handoff: Handoff,
     now: datetime,
     requested_by: str,
     reply_to: str | None = None,
-) -> DispatchReport:
+) -> DispatchResult:
     project_id = str(request.project_id or settings.scw_default_project_id or "").lower()
     if not project_id:
-        raise ConfigurationError("SCW_DEFAULT_PROJECT_ID is not set and the request names no project_id")
+        raise ConfigurationError("SCALEWAY_PROJECT_ID (or SCW_DEFAULT_PROJECT_ID) is not set and the request names no project_id")
     region = request.region or settings.region
-    report = DispatchReport(uuid.uuid4().hex[:16], request.dry_run, requested_by)
-    log_event(logger, "dispatch started", run_id=report.run_id, project_id=project_id, region=region,
+    run_id = uuid.uuid4().hex[:16]
+    log_event(logger, "dispatch started", run_id=run_id, project_id=project_id, region=region,
               dry_run=request.dry_run, force=request.force, requested_by=requested_by)
 
     selection = _select(request, api, project_id=project_id, region=region)
@@ -155,23 +107,24 @@ def dispatch(
     deadline = now + timedelta(hours=settings.job_deadline_hours)
     by_id = {db.id: db for db in selection.databases}
     replies = itertools.count()  # next() is atomic: jobs may be built on several threads
-    report.databases = _prepare_and_hand_off(
+    outcomes = _prepare_and_hand_off(
         run, selection.databases, handoff,
-        lambda e: _job(e, by_id[e.database_id], report, request, project_id, region, deadline,
+        lambda e: _job(e, by_id[e.database_id], run_id, requested_by, request, project_id, region, deadline,
                        reply_to if reply_to and next(replies) < REPLY_POSTS else None),
     )
-    report.databases += [DatabaseOutcome(entry, entry.action) for entry in missing_entries(selection)]
-    for outcome in report.databases:
+    outcomes += [DatabaseOutcome(entry, entry.action) for entry in missing_entries(selection)]
+    result = DispatchResult(run_id, request.dry_run, requested_by, tuple(outcomes))
+    for outcome in result.databases:
         _log_outcome(outcome)
-    log_event(logger, "dispatch finished", run_id=report.run_id, summary=report.summary, status=report.status)
-    return report
+    log_event(logger, "dispatch finished", run_id=run_id, summary=result.summary, status=result.status)
+    return result
 
 
 @dataclass(frozen=True)
 class _Run:
     request: DispatchRequest
-    api: Any
-    store: Any
+    api: BackupCatalog
+    store: CopyIndex
     layout: KeyLayout
     backups: dict[UUID, DatabaseBackup]
     region: str
@@ -199,7 +152,7 @@ class _Run:
         return DatabaseOutcome(entry, "exported")
 
 
-def _select(request: DispatchRequest, api: Any, *, project_id: str, region: str) -> Selection:
+def _select(request: DispatchRequest, api: BackupCatalog, *, project_id: str, region: str) -> Selection:
     if request.database_names or request.selects_all or len(request.database_ids) > FEW:
         databases = api.list_databases(project_id=project_id, region=region)
         return select_databases(databases, ids=request.database_ids, names=request.database_names)
@@ -217,7 +170,7 @@ def _select(request: DispatchRequest, api: Any, *, project_id: str, region: str)
 
 
 def _latest_backups(
-    request: DispatchRequest, selection: Selection, api: Any, *, project_id: str, region: str
+    request: DispatchRequest, selection: Selection, api: BackupCatalog, *, project_id: str, region: str
 ) -> dict[UUID, DatabaseBackup]:
     wanted = {db.id for db in selection.databases}
     if not wanted:
@@ -229,7 +182,7 @@ def _latest_backups(
     return {db_id: backup for db_id, backup in latest.items() if db_id in wanted}
 
 
-def _uploads_written(store: Any, key: str | None) -> list[datetime | None]:
+def _uploads_written(store: CopyIndex, key: str | None) -> list[datetime | None]:
     """When each open multipart upload at ``key`` was last written. If the store can't say,
     none: a second copy of a backup is wasted work, never a wrong result."""
     if key is None:
@@ -241,7 +194,7 @@ def _uploads_written(store: Any, key: str | None) -> list[datetime | None]:
         return []
 
 
-def _stored_metadata(store: Any, key: str | None) -> tuple[dict[str, str] | None, BackupExportError | None]:
+def _stored_metadata(store: CopyIndex, key: str | None) -> tuple[dict[str, str] | None, BackupExportError | None]:
     """The metadata at ``key`` (None when nothing is there), or the error that hid it."""
     if key is None:
         return None, None
@@ -252,12 +205,12 @@ def _stored_metadata(store: Any, key: str | None) -> tuple[dict[str, str] | None
     return (dict(found.metadata) if found is not None else None), None
 
 
-def _job(entry: PlanEntry, db: Database, report: DispatchReport, request: DispatchRequest,
+def _job(entry: PlanEntry, db: Database, run_id: str, requested_by: str, request: DispatchRequest,
          project_id: str, region: str, deadline: datetime, reply_to: str | None = None) -> CopyJob:
     backup = entry.backup
     assert backup is not None and backup.created_at is not None and entry.object_key  # planned "copy"
     return CopyJob(
-        run_id=report.run_id,
+        run_id=run_id,
         backup_id=backup.id,
         database_id=db.id,
         database_name=db.name,
@@ -269,7 +222,7 @@ def _job(entry: PlanEntry, db: Database, report: DispatchReport, request: Dispat
         object_key=entry.object_key,
         attempt=1,
         deadline=deadline,
-        requested_by=report.requested_by,
+        requested_by=requested_by,
         reply_to=reply_to,
         force=request.force,
     )
@@ -293,27 +246,29 @@ def _prepare_and_hand_off(
     the others are still exporting, so the hand-off hides under the API's rate limit too."""
     if not databases:
         return []
+    outcomes: dict[int, DatabaseOutcome] = {}
     with ThreadPoolExecutor(max_workers=min(WORKERS, len(databases))) as pool:
-        futures = [pool.submit(_prepare_one, run, db) for db in databases]
-        pending: list[DatabaseOutcome] = []
+        futures = {pool.submit(_prepare_one, run, db): index for index, db in enumerate(databases)}
+        exported: list[int] = []
         for future in as_completed(futures):
-            outcome = future.result()
-            if outcome.status == "exported":
-                pending.append(outcome)
-            if len(pending) >= HANDOFF_CHUNK:
-                _hand_off(pending, handoff, make_job)
-                pending = []
-        _hand_off(pending, handoff, make_job)
-    return [future.result() for future in futures]
+            index = futures[future]
+            outcomes[index] = future.result()
+            if outcomes[index].status == "exported":
+                exported.append(index)
+            if len(exported) >= HANDOFF_CHUNK:
+                outcomes.update(_hand_off(outcomes, exported, handoff, make_job))
+                exported = []
+        outcomes.update(_hand_off(outcomes, exported, handoff, make_job))
+    return [outcomes[index] for index in range(len(databases))]
 
 
-def _hand_off(outcomes: list[DatabaseOutcome], handoff: Handoff, make_job: Callable[[PlanEntry], CopyJob]) -> None:
-    if not outcomes:
-        return
-    for outcome, result in zip(outcomes, handoff.send([make_job(o.entry) for o in outcomes])):
-        outcome.status = "handed_off" if result.ok else "failed"
-        if not result.ok:
-            outcome.error_code, outcome.error_message, outcome.retryable = result.code, result.message, True
+def _hand_off(outcomes: dict[int, DatabaseOutcome], indexes: list[int], handoff: Handoff,
+              make_job: Callable[[PlanEntry], CopyJob]) -> dict[int, DatabaseOutcome]:
+    """The outcomes of ``indexes`` once their jobs are handed off (one result per job, in order)."""
+    if not indexes:
+        return {}
+    results: list[HandoffResult] = handoff.send([make_job(outcomes[i].entry) for i in indexes])
+    return {i: outcomes[i].handed_off(r.ok, r.code, r.message) for i, r in zip(indexes, results)}
 
 
 def _log_outcome(outcome: DatabaseOutcome) -> None:

@@ -1,125 +1,34 @@
-"""Telling people what happened: targets, the two events, and a notifier that never fails a copy.
+"""Delivering a notice to every target that wants it, without ever failing the copy it reports.
 
-Slack and Discord webhook URLs are credentials (the token is in the path), so a target is only
-ever shown as ``scheme://host``: in logs, in results and in configuration errors. Delivery retries
-429, 408, 5xx and connection errors with backoff, honouring ``retry-after``; other 4xx are final
-and 410 means the endpoint is gone. For the generic format the ``webhook-id`` and body are the same
-on every attempt, while the timestamp and signature are made afresh per attempt: receivers reject
-timestamps more than five minutes old, and a retry-after can push an attempt past that.
-
-The two events are built in ``shared.notify.events`` (``copied_event``, ``failed_event``), re-exported here.
+Delivery retries 429, 408, 5xx and connection errors with backoff, honouring ``retry-after``;
+other 4xx are final and 410 means the endpoint is gone. For the generic format the ``webhook-id``
+and body are the same on every attempt, while the timestamp and signature are made afresh per
+attempt: receivers reject timestamps more than five minutes old, and a retry-after can push an
+attempt past that. A target is only ever shown as ``scheme://host`` (``shared.targets``).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import re
 import time
-from datetime import datetime, timezone
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Literal
-from urllib.parse import urlsplit
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Callable
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
 
-from shared.errors import ConfigurationError
-from shared.notify.events import copied_event, failed_event  # noqa: F401  (re-exported: callers build events here)
-from shared.notify.formats import EVENT_TYPES, USERNAME, EventType, NotificationEvent, render
+from shared.notify.formats import USERNAME, NotificationEvent, render
 from shared.observability import log_event
 from shared.retry_after import retry_after_seconds
+from shared.targets import NotifyTarget
 
 if TYPE_CHECKING:
     from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 _ERROR_CODE = re.compile(r"^[a-z_]{1,60}$")  # receivers' short error codes (Slack's "invalid_payload")
-
-
-class NotifyTarget(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, hide_input_in_errors=True)
-
-    url: str
-    format: Literal["generic", "slack", "slack_reply", "discord", "teams"] = "generic"
-    secret: SecretStr | None = None
-    events: list[EventType] = Field(default_factory=lambda: list(EVENT_TYPES), min_length=1)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018  (raises on a port that is not a number in range)
-        except ValueError:
-            raise ValueError("is not a valid URL") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        return value
-
-    @field_validator("secret")
-    @classmethod
-    def _whsec(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not _is_whsec(value.get_secret_value()):
-            raise ValueError("must be whsec_ followed by the base64 secret")
-        return value
-
-    @model_validator(mode="after")
-    def _secret_only_for_generic(self) -> NotifyTarget:
-        if self.secret is not None and self.format != "generic":
-            raise ValueError("a secret only applies to the generic format")
-        return self
-
-    @property
-    def host(self) -> str:
-        """``scheme://host[:port]``: all that may be shown of a target."""
-        parts = urlsplit(self.url)
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{parts.hostname}{port}"
-
-    def wants(self, event_type: str) -> bool:
-        return event_type in self.events
-
-
-def _is_whsec(raw: str) -> bool:
-    encoded = raw.removeprefix("whsec_")
-    if encoded == raw or not encoded:
-        return False
-    try:  # the library accepts unpadded base64; so do we
-        return bool(base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True))
-    except (binascii.Error, ValueError):
-        return False
-
-
-def parse_targets(raw: str | list[Any]) -> list[NotifyTarget]:
-    """NOTIFY_TARGETS (JSON text or the parsed list). Errors name the field, never its value."""
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw or "[]")
-        except ValueError:
-            raise ConfigurationError("NOTIFY_TARGETS is not valid JSON") from None
-    if not isinstance(raw, list):
-        raise ConfigurationError("NOTIFY_TARGETS must be a JSON list of targets")
-    targets = []
-    for index, item in enumerate(raw):
-        try:
-            targets.append(NotifyTarget.model_validate(item))
-        except ValidationError as exc:  # `from None`: the chained error would print the input
-            raise ConfigurationError(f"NOTIFY_TARGETS[{index}] is invalid: {_describe(exc)}") from None
-    return targets
-
-
-def _describe(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors(include_input=False, include_url=False):
-        field = str(error["loc"][0]) if error["loc"] else "target"
-        if field != "target" and field not in NotifyTarget.model_fields:
-            field = "unknown field"  # never echo an unknown key: it may be a pasted URL
-        problems.append(f"{field}: {error['msg']}")
-    return "; ".join(problems)
 
 
 # --- Delivery --------------------------------------------------------------------------------------
@@ -192,7 +101,7 @@ class Notifier:
 
     @classmethod
     def from_settings(cls, settings: Settings, extra: list[NotifyTarget] | None = None) -> Notifier:
-        targets = parse_targets(settings.notify_target_list) + list(extra or [])
+        targets = list(settings.notify_targets) + list(extra or [])
         # No credentials, no redirects (a redirect could carry the body elsewhere), no .netrc.
         http = httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False,
                             trust_env=False, headers={"user-agent": USERNAME})

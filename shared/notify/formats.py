@@ -15,10 +15,9 @@ from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.targets import EventType
 from shared.units import human_duration
 
-EventType = Literal["backup.copied", "backup.copy_failed"]
-EVENT_TYPES: tuple[EventType, ...] = ("backup.copied", "backup.copy_failed")
 USERNAME = "sdb-backup-export"
 JSON = "application/json"
 

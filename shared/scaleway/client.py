@@ -87,7 +87,7 @@ class ScalewayClient:
     def from_settings(cls, settings: "Settings") -> "ScalewayClient":
         secret = settings.secret_key
         if not secret:
-            raise ConfigurationError("SCW_SECRET_KEY is not set")
+            raise ConfigurationError("SCALEWAY_SECRET_KEY (or SCW_SECRET_KEY) is not set", details={"settings": ["SCALEWAY_SECRET_KEY"]})
         http = httpx.Client(
             base_url=settings.scw_api_url,
             headers={"X-Auth-Token": secret},

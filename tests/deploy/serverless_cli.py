@@ -25,7 +25,7 @@ DUMMY_ENV = {
     "BACKUP_BUCKET": "sdb-backups-test",
     "QUEUE_ACCESS_KEY": "queue-access-key",
     "QUEUE_SECRET_KEY": "queue-secret-key",
-    "HTTP_AUTH_TOKENS": "dummy-token",
+    "HTTP_AUTH_TOKENS": "dummy-token-0123456789",
     "SCW_FUNCTION_URL": CLOSED_PORT_URL,
     "SCW_CONTAINER_URL": CLOSED_PORT_URL,
 }

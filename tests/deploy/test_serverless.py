@@ -29,11 +29,12 @@ def test_print_resolves_the_deployment():
     assert provider["env"]["BACKUP_BUCKET"] == "sdb-backups-test"
     assert provider["env"]["QUEUE_URL"].endswith("/project-aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee/sdb-backup-export-jobs")
     assert all(isinstance(v, str) for v in provider["env"].values())
-    assert provider["secret"]["SCW_SECRET_KEY"] == "11111111-2222-3333-4444-555555555555"
+    assert provider["secret"]["SCALEWAY_SECRET_KEY"] == "11111111-2222-3333-4444-555555555555"
+    assert provider["env"]["SCALEWAY_PROJECT_ID"] == "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
     assert provider["secret"]["NOTIFY_TARGETS"] == "[]"
     # Queue deliveries carry no bearer token: only dispatch checks HTTP_AUTH_TOKENS.
     assert "HTTP_AUTH_TOKENS" not in provider["secret"] and "HTTP_AUTH_TOKENS" not in provider["env"]
-    assert functions["dispatch"]["secret"]["HTTP_AUTH_TOKENS"] == "dummy-token"
+    assert functions["dispatch"]["secret"]["HTTP_AUTH_TOKENS"] == "dummy-token-0123456789"
     assert "HTTP_AUTH_TOKENS" not in functions["copy"].get("secret", {})
 
     dispatch, copy = functions["dispatch"], functions["copy"]
@@ -49,9 +50,19 @@ def test_print_resolves_the_deployment():
     hooks = functions["hooks"]
     assert hooks["handler"] == "handlers/dispatch.handle" and hooks["privacy"] == "public"
     assert hooks["env"]["CRON_WITHOUT_TOKEN"] == "false" and not hooks.get("events")
-    assert hooks["secret"]["HTTP_AUTH_TOKENS"] == "dummy-token"
-    # The copy's own deadline matches the platform's timeout for it.
-    assert copy["env"]["FUNCTION_TIMEOUT_SECONDS"] == copy["timeout"].rstrip("s")
+    assert hooks["secret"]["HTTP_AUTH_TOKENS"] == "dummy-token-0123456789"
+    # The copy's own deadline matches the platform's timeout for it (one value in custom:).
+    assert provider["env"]["FUNCTION_TIMEOUT_SECONDS"] == copy["timeout"].removesuffix("s") == "900"
+
+
+def test_the_functions_depend_on_no_reserved_scw_variable():
+    # Scaleway reserves SCW_* environment variables for the platform's own configuration.
+    config = _resolved()
+    names = set(config["provider"]["env"]) | set(config["provider"]["secret"])
+    for function in config["functions"].values():
+        names |= set(function.get("env", {})) | set(function.get("secret", {}))
+    assert not [n for n in names if n.upper().startswith("SCW_")]
+    assert {"SCALEWAY_SECRET_KEY", "SCALEWAY_ACCESS_KEY", "SCALEWAY_PROJECT_ID", "SCALEWAY_REGION"} <= names
 
 
 def test_the_file_holds_no_secret_value():
@@ -59,9 +70,9 @@ def test_the_file_holds_no_secret_value():
     secrets = {**raw["provider"]["secret"]}
     for function in raw["functions"].values():
         secrets.update(function.get("secret", {}))
-    assert {"SCW_SECRET_KEY", "S3_SECRET_KEY", "QUEUE_SECRET_KEY", "HTTP_AUTH_TOKENS", "NOTIFY_TARGETS"} <= set(secrets)
+    assert {"SCALEWAY_SECRET_KEY", "S3_SECRET_KEY", "QUEUE_SECRET_KEY", "HTTP_AUTH_TOKENS", "NOTIFY_TARGETS"} <= set(secrets)
     for name, value in secrets.items():
-        assert re.fullmatch(r"\$\{env:[A-Z0-9_]+(, *(env:[A-Z0-9_]+|'\[\]'))?\}", value), name
+        assert re.fullmatch(r"\$\{env:[A-Z0-9_]+(, *(env:[A-Z0-9_]+|'\[\]'))*\}", value), name
     assert raw["provider"]["scwToken"].startswith("${env:")
 
 
@@ -73,8 +84,24 @@ def test_zip_ships_code_and_dependencies_only(service_zip, packaged: Path):
     unwanted = ("tests/", "sandbox/", "node_modules/", ".venv/", "docs/", "scripts/", ".serverless/")
     assert not [n for n in names if n.startswith(unwanted)]
     assert "handlers/local.py" not in names
+    assert not [n for n in names if n.startswith("shared/cli/")]  # the CLI is installed with pip
+    ours = [n for n in names if n.startswith(("handlers/", "shared/")) and n.endswith(".py")]
+    assert ours and not [n for n in ours if "sandbox" in _imports(service_zip.read(n))]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert (packaged / "sdb-backup-export.zip").stat().st_size < ZIP_LIMIT
+
+
+def _imports(source: bytes) -> set[str]:
+    """Top-level modules a file imports (what would break at run time if absent from the zip)."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
 
 
 def test_deploy_validation_passes_then_the_api_is_refused(packaged: Path):

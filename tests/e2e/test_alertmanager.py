@@ -70,6 +70,13 @@ def alert_notices(chain: LocalChain) -> list[dict[str, Any]]:
     return [r for r in records if r.get("msg") == "alert notice"]
 
 
+def dispatch_runs(chain: LocalChain) -> list[dict[str, Any]]:
+    """The runs dispatch finished (one line each, with its summary), in order."""
+    lines = (Path(chain.log_dir) / "dispatch.log").read_text(errors="replace").splitlines()
+    return [r for r in (json.loads(line) for line in lines if line.startswith("{"))
+            if r.get("msg") == "dispatch finished"]
+
+
 def wait_until(predicate, timeout: float, what: str, explain) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -94,8 +101,9 @@ def test_a_firing_alert_copies_the_database_it_names_and_nothing_more(chain, ale
     assert delivered and delivered[0]["source"] == "alertmanager" and delivered[0]["firing"] == 1
 
     # Alertmanager repeats the firing group (repeat_interval 4 s, past the copy): nothing new.
-    wait_until(lambda: len(alert_notices(chain)) >= 2, 30, "repeated notices", chain.log_tails)
-    time.sleep(1.0)  # a stray job would be copied and notified within this
+    wait_until(lambda: len(dispatch_runs(chain)) >= 2, 30, "a run for the repeated notice", chain.log_tails)
+    assert all("handed_off" not in run["summary"] for run in dispatch_runs(chain)[1:])  # no second copy
+    assert chain.jobs_pending() == 0  # the repeat handed off nothing, so nothing more can arrive
     assert len(chain.notifications()) == 1 and len(chain.stored()) == 1
 
 
@@ -103,7 +111,9 @@ def test_the_resolved_notice_does_no_work(chain, alertmanager):
     before = len(chain.notifications())
     fire(alertmanager, {"alertname": "MigrationStarting", "database_name": "shop"}, resolved=True)
 
+    runs = len(dispatch_runs(chain))
     wait_until(lambda: any(n["firing"] == 0 and n["ignored"] == 1 for n in alert_notices(chain)), 30,
                "the resolved notice", chain.log_tails)
-    time.sleep(1.0)
+    # The notice was answered without a run (nothing firing), and no job is waiting anywhere.
+    assert len(dispatch_runs(chain)) == runs and chain.jobs_pending() == 0
     assert len(chain.notifications()) == before and len(chain.stored()) == 1

@@ -7,16 +7,16 @@ import threading
 import pytest
 from datetime import datetime, timedelta, timezone
 
-from shared.copying.run import CopyReport, run_job
+from shared.clock import Clock
+from shared.copying.result import CopyResult
+from shared.copying.run import run_job
 from shared.keys import META_SHA256, copy_metadata
 from shared.models import CopyJob
 from sandbox import blobs
 from sandbox.api import SandboxServer
 from sandbox.sink import WebhookSink
 from shared.settings import Settings
-from tests.integration.test_copy_helpers import (  # noqa: F401  (fixtures)
-    BIG, SMALL, Bucket, RecordingRequeue, bucket, copy_sandbox, fast_clients, job_for, make_settings, notify_to,
-)
+from tests.fixtures.copying import BIG, SMALL, Bucket, RecordingRequeue, fast_clients, job_for, make_settings, status, notify_to
 
 
 def test_copies_a_multipart_backup_byte_for_byte(copy_sandbox: SandboxServer, bucket: Bucket,
@@ -27,7 +27,7 @@ def test_copies_a_multipart_backup_byte_for_byte(copy_sandbox: SandboxServer, bu
     report = run_job(job, settings, clients=fast_clients(settings))
 
     expected = blobs.sha256_hex(str(job.backup_id), BIG)
-    assert (report.outcome, report.status_code, report.parts) == ("copied", 200, 3)
+    assert (report.outcome, status(report, job), report.parts) == ("copied", 200, 3)
     assert report.sha256 == expected == bucket.sha256(job.object_key)
     assert bucket.metadata(job.object_key)[META_SHA256] == expected
     assert bucket.open_uploads() == []
@@ -45,7 +45,7 @@ def test_a_second_delivery_finds_the_copy_and_stays_quiet(copy_sandbox: SandboxS
 
     second = run_job(job, settings, clients=fast_clients(settings))
 
-    assert (first.outcome, second.outcome, second.status_code) == ("copied", "already_copied", 200)
+    assert (first.outcome, second.outcome, status(second, job)) == ("copied", "already_copied", 200)
     assert copy_sandbox.stats.snapshot()["exports"] == exports_after_first  # no second export
     assert [r.json()["type"] for r in webhook_sink.wait_for(1)] == ["backup.copied"]
     assert len(webhook_sink.requests) == 1
@@ -72,7 +72,7 @@ def test_concurrent_deliveries_end_with_one_good_object(copy_sandbox: SandboxSer
     assert len({n.headers["webhook-id"] for n in notices}) == 1
 
 
-def stop_after_one_part(job: CopyJob, settings: Settings) -> tuple[CopyReport, RecordingRequeue]:
+def stop_after_one_part(job: CopyJob, settings: Settings) -> tuple[CopyResult, RecordingRequeue]:
     """Run ``job`` with time for the first look (waiting for the link) and none after it."""
     budget = iter([600.0])
     requeue = RecordingRequeue()
@@ -87,7 +87,7 @@ def test_stops_in_time_and_the_continuation_finishes(copy_sandbox: SandboxServer
 
     first, requeue = stop_after_one_part(job, settings)
 
-    assert (first.outcome, first.status_code, first.parts) == ("continued", 202, 1)
+    assert (first.outcome, status(first, job), first.parts) == ("continued", 202, 1)
     [follow_up] = requeue.jobs
     assert follow_up.attempt == 2 and len(follow_up.continuation.parts) == 1
     assert bucket.objects() == [] and bucket.open_uploads() == [job.object_key]
@@ -134,14 +134,15 @@ def test_a_late_continuation_finds_the_copy_and_aborts_its_upload(copy_sandbox: 
 
 
 def test_link_not_ready_in_budget_answers_503(sandbox_factory, bucket: Bucket) -> None:
-    from tests.integration.test_copy_helpers import copy_config
+    from tests.fixtures.copying import copy_config
 
     sandbox = sandbox_factory(copy_config(export_delay_seconds=60))
     settings = make_settings(sandbox, bucket, link_wait_seconds=0.3)
 
-    report = run_job(job_for(sandbox, "blog"), settings, clients=fast_clients(settings))
+    job = job_for(sandbox, "blog")
+    report = run_job(job, settings, clients=fast_clients(settings))
 
-    assert (report.outcome, report.status_code, report.error["code"]) == ("not_ready", 503, "export_not_ready")
+    assert (report.outcome, status(report, job), report.error.code) == ("not_ready", 503, "export_not_ready")
     assert bucket.objects() == [] and bucket.open_uploads() == []
 
 
@@ -152,18 +153,31 @@ def test_a_job_past_its_deadline_fails_once_and_is_not_redelivered(copy_sandbox:
 
     report = run_job(job, settings, clients=fast_clients(settings))
 
-    assert (report.outcome, report.status_code, report.error["code"]) == ("failed", 200, "deadline_exceeded")
+    assert (report.outcome, status(report, job), report.error.code) == ("failed", 200, "deadline_exceeded")
     [notice] = webhook_sink.wait_for(1)
     assert notice.json()["type"] == "backup.copy_failed"
     assert notice.json()["data"]["failure"]["code"] == "deadline_exceeded"
 
 
+def test_the_deadline_is_read_on_the_injected_clock(copy_sandbox: SandboxServer, bucket: Bucket) -> None:
+    # GIVEN a job due in an hour, and a clock that says the hour has passed
+    settings = make_settings(copy_sandbox, bucket)
+    job = job_for(copy_sandbox, "blog")
+    late = Clock(now=lambda: datetime.now(timezone.utc) + timedelta(hours=2))
+
+    result = run_job(job, settings, clients=fast_clients(settings), clock=late)
+
+    assert (result.outcome, result.error.code) == ("failed", "deadline_exceeded")
+    assert copy_sandbox.stats.snapshot()["exports"] == 0 and bucket.objects() == []
+
+
 def test_a_host_outside_the_allowlist_is_never_fetched(copy_sandbox: SandboxServer, bucket: Bucket) -> None:
     settings = make_settings(copy_sandbox, bucket, download_host_allowlist=["s3.fr-par.scw.cloud"])
 
-    report = run_job(job_for(copy_sandbox, "blog"), settings, clients=fast_clients(settings))
+    job = job_for(copy_sandbox, "blog")
+    report = run_job(job, settings, clients=fast_clients(settings))
 
-    assert (report.outcome, report.status_code, report.error["code"]) == ("failed", 200, "download_host_not_allowed")
+    assert (report.outcome, status(report, job), report.error.code) == ("failed", 200, "download_host_not_allowed")
     assert copy_sandbox.stats.snapshot()["download_bytes"] == 0
     assert copy_sandbox.stats.snapshot()["requests"]["download"] == 0
     assert bucket.objects() == [] and bucket.open_uploads() == []
@@ -207,8 +221,9 @@ def test_an_empty_backup_is_refused_and_leaves_nothing(copy_sandbox: SandboxServ
     copy_sandbox.state.add_backup(db.id, size=0)
     settings = make_settings(copy_sandbox, bucket)
 
-    report = run_job(job_for(copy_sandbox, "empty"), settings, clients=fast_clients(settings))
+    job = job_for(copy_sandbox, "empty")
+    report = run_job(job, settings, clients=fast_clients(settings))
 
-    assert (report.outcome, report.error["code"], report.error["message"]) == (
+    assert (report.outcome, report.error.code, report.error.message) == (
         "failed", "integrity_check_failed", "the backup is empty")
     assert bucket.objects() == [] and bucket.open_uploads() == []

@@ -7,9 +7,7 @@ from sandbox import blobs
 from sandbox.api import SandboxServer
 from sandbox.s3sink import S3Sink
 from shared.storage import ObjectStore
-from tests.integration.test_copy_helpers import (  # noqa: F401  (fixtures)
-    BIG, SMALL, Bucket, bucket, copy_sandbox, fast_clients, job_for, make_settings, s3_client,
-)
+from tests.fixtures.copying import BIG, SMALL, Bucket, fast_clients, job_for, make_settings, status, s3_client
 
 NO_CUT = 1 << 40  # a "cut" after more bytes than any part holds lets that download through whole
 
@@ -46,9 +44,10 @@ def test_a_wrong_content_length_publishes_nothing(copy_sandbox: SandboxServer, b
     copy_sandbox.faults.cut_downloads(NO_CUT, count=2)  # the probe and part 1 pass
     copy_sandbox.faults.wrong_length_downloads(count=1)
 
-    report = run_job(job_for(copy_sandbox), settings, clients=fast_clients(settings))
+    job = job_for(copy_sandbox)
+    report = run_job(job, settings, clients=fast_clients(settings))
 
-    assert (report.outcome, report.status_code, report.error["code"]) == ("failed", 200, "integrity_check_failed")
+    assert (report.outcome, status(report, job), report.error.code) == ("failed", 200, "integrity_check_failed")
     assert bucket.objects() == [] and bucket.open_uploads() == []
 
 
@@ -56,9 +55,10 @@ def test_a_link_of_the_wrong_size_is_refused_before_uploading(copy_sandbox: Sand
     settings = make_settings(copy_sandbox, bucket)
     copy_sandbox.faults.wrong_length_downloads(count=1)  # the probe's answer lies
 
-    report = run_job(job_for(copy_sandbox, "blog"), settings, clients=fast_clients(settings))
+    job = job_for(copy_sandbox, "blog")
+    report = run_job(job, settings, clients=fast_clients(settings))
 
-    assert report.error["code"] == "integrity_check_failed"
+    assert report.error.code == "integrity_check_failed"
     assert bucket.objects() == [] and bucket.open_uploads() == []
 
 
@@ -75,9 +75,10 @@ def test_an_object_store_that_dies_mid_upload_leaves_nothing(copy_sandbox: Sandb
     settings = make_settings(copy_sandbox, bucket)
     store = DyingStore(s3_client(bucket.endpoint), bucket.name)
 
-    report = run_job(job_for(copy_sandbox), settings, clients=fast_clients(settings, store))
+    job = job_for(copy_sandbox)
+    report = run_job(job, settings, clients=fast_clients(settings, store))
 
-    assert (report.outcome, report.status_code, report.error["code"]) == ("failed", 503, "storage_error")
+    assert (report.outcome, status(report, job), report.error.code) == ("failed", 503, "storage_error")
     assert bucket.objects() == [] and bucket.open_uploads() == []
 
 

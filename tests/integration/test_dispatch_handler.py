@@ -22,7 +22,7 @@ from tests.fixtures.servers import FAKE_KEY, FAKE_SECRET
 from tests.integration.test_dispatch_handoff import QUEUE_REGION, drain, sqs_client
 
 EVENTS = Path(__file__).resolve().parents[1] / "events" / "dispatch"
-TOKEN = "test-token"
+TOKEN = "test-token-0123456789"
 BUCKET = "backups"
 
 
@@ -96,7 +96,7 @@ def world(monkeypatch, moto_reset, sandbox_factory, tmp_path) -> World:
         "S3_ACCESS_KEY": FAKE_KEY, "S3_SECRET_KEY": FAKE_SECRET,
         "HANDOFF_MODE": "queue", "QUEUE_URL": queue_url, "QUEUE_ENDPOINT_URL": moto_reset,
         "QUEUE_REGION": QUEUE_REGION, "QUEUE_ACCESS_KEY": FAKE_KEY, "QUEUE_SECRET_KEY": FAKE_SECRET,
-        "HTTP_AUTH_TOKENS": f"other-token,{TOKEN}", "MAX_AGE_HOURS": f"{(fresh + stale) / 2:.3f}",
+        "HTTP_AUTH_TOKENS": f"other-token-0123456789,{TOKEN}", "MAX_AGE_HOURS": f"{(fresh + stale) / 2:.3f}",
         "JOB_DEADLINE_HOURS": "20",
     }
     for name, value in env.items():

@@ -152,7 +152,7 @@ def test_a_reply_to_goes_into_five_jobs_at_most(moto_reset, sandbox_factory, tmp
     # GIVEN eight fresh databases and a Slack response_url (which takes five posts)
     from sandbox.state import SandboxConfig
     from tests.fixtures.servers import FAKE_KEY, FAKE_SECRET
-    from tests.integration.test_copy_helpers import s3_client
+    from tests.fixtures.copying import s3_client
 
     sandbox = sandbox_factory(SandboxConfig.generated(8, backups_per_db=1, export_delay_seconds=0.0))
     s3_client(moto_reset).create_bucket(Bucket="replies", CreateBucketConfiguration={"LocationConstraint": "fr-par"})

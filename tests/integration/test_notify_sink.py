@@ -12,7 +12,9 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from shared.notify.delivery import DeliveryResult, Notifier, NotifyTarget, copied_event, failed_event
+from shared.notify.delivery import DeliveryResult, Notifier
+from shared.notify.events import copied_event, failed_event
+from shared.targets import NotifyTarget
 from shared.observability import JsonFormatter
 from sandbox.sink import WebhookSink
 from shared.settings import Settings

@@ -10,7 +10,7 @@ import pytest
 from shared.errors import StorageError
 from shared.keys import copy_metadata
 from shared.storage import ObjectStore
-from tests.integration.test_copy_helpers import Bucket, bucket, s3_client  # noqa: F401  (fixture)
+from tests.fixtures.copying import Bucket, s3_client
 
 MiB = 1 << 20
 META = copy_metadata(backup_id="11111111-1111-1111-1111-111111111111", database_id="22222222-2222-2222-2222-222222222222",

@@ -14,7 +14,7 @@ from shared.web import Request
 PROJECT = "11111111-1111-4111-8111-111111111111"
 DB = "22222222-2222-4222-8222-222222222222"
 SETTINGS = Settings(scw_default_project_id=PROJECT, scw_default_region="fr-par", max_age_hours=36,
-                    http_auth_tokens="tok-one,tok-two")
+                    http_auth_tokens="tok-one-0123456789abcdef,tok-two-0123456789abcdef")
 
 
 def http(body: object, headers: dict[str, str] | None = None) -> Request:
@@ -76,11 +76,11 @@ def test_known_and_future_regions_are_accepted():
 
 def test_valid_bearer_may_ask_anything():
     body = {"force": True, "project_id": "33333333-3333-4333-8333-333333333333", "max_age_hours": 200}
-    request, trigger = read_dispatch_request(http(body, {"Authorization": "Bearer tok-two"}), SETTINGS)
+    request, trigger = read_dispatch_request(http(body, {"Authorization": "Bearer tok-two-0123456789abcdef"}), SETTINGS)
     assert trigger == "http" and request.force
 
 
-@pytest.mark.parametrize("header", ["Bearer wrong", "Basic tok-one", "tok-one", "Bearer ", ""])
+@pytest.mark.parametrize("header", ["Bearer wrong", "Basic tok-one-0123456789abcdef", "tok-one-0123456789abcdef", "Bearer ", ""])
 def test_bad_authorization_is_refused_even_for_a_scheduled_body(header):
     with pytest.raises(Unauthorized):
         read_dispatch_request(http({}, {"Authorization": header}), SETTINGS)

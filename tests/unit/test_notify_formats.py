@@ -12,7 +12,9 @@ from standardwebhooks import Webhook
 
 from shared.errors import ConfigurationError
 from shared.units import human_size
-from shared.notify.delivery import copied_event, failed_event, parse_targets, retry_after_hint
+from shared.notify.delivery import retry_after_hint
+from shared.notify.events import copied_event, failed_event
+from shared.targets import parse_targets
 from shared.notify.formats import (
     DISCORD_DESCRIPTION, DISCORD_FIELDS, DISCORD_FOOTER, DISCORD_NAME, DISCORD_TITLE, DISCORD_TOTAL, DISCORD_VALUE,
     DEFAULT_ADVICE, discord_embed_chars, event_id, render, render_discord, render_generic,

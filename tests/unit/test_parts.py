@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.errors import IntegrityError
-from shared.copying.parts import (
+from shared.parts import (
     DEFAULT_MIN_PART, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, MiB, check_plan, iter_parts,
     multipart_etag, part_count, part_size_for,
 )

@@ -9,7 +9,7 @@ import pytest
 
 from shared.keys import copy_metadata
 from shared.models import Database, DatabaseBackup
-from shared.dispatch.plan import KeyLayout, mark_in_flight, plan_exports, select_databases
+from shared.dispatch.plan import KeyLayout, mark_in_flight, missing_entries, plan_database, select_databases
 from shared.settings import DEFAULT_KEY_TEMPLATE
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=timezone.utc)
@@ -35,6 +35,11 @@ def key_of(database: Database, b: DatabaseBackup) -> str:
     return f"sdb/{database.name}/{b.created_at:%Y/%m/%d}/{b.id}.dump"
 
 
+def plan(d: Database, b: DatabaseBackup | None, stored: dict[str, str] | None = None, *, force: bool = False):
+    """What production calls for each database: its latest backup and the metadata at its key."""
+    return plan_database(d, b, stored, layout=LAYOUT, max_age_hours=36, force=force, now=NOW)
+
+
 # (case, hours_old, stored metadata builder, force, expected action, words in the reason)
 CASES = [
     ("fresh, nothing stored", 5, None, False, "copy", "no copy"),
@@ -55,11 +60,10 @@ def test_plan_outcome_for_one_database(case, hours, meta, force, action, words):
     # GIVEN one database with a ready backup and what the bucket holds at its key
     d = db("orders")
     b = backup(d, hours)
-    stored = {key_of(d, b): meta(b) if meta else None}
+    stored = meta(b) if meta else None
 
     # WHEN planning
-    [entry] = plan_exports(select_databases([d]), {d.id: b}, stored, layout=LAYOUT,
-                           max_age_hours=36, force=force, now=NOW)
+    entry = plan(d, b, stored, force=force)
 
     # THEN the action and reason say what happens, and the entry names the backup and key
     assert entry.action == action
@@ -71,8 +75,7 @@ def test_plan_outcome_for_one_database(case, hours, meta, force, action, words):
 
 def test_no_ready_backup_and_backup_without_date():
     d1, d2 = db("empty"), db("undated")
-    entries = plan_exports(select_databases([d1, d2]), {d2.id: backup(d2, None)}, {}, layout=LAYOUT,
-                           max_age_hours=36, force=False, now=NOW)
+    entries = [plan(d1, None), plan(d2, backup(d2, None))]
     assert [(e.database_name, e.action) for e in entries] == [("empty", "no_ready_backup"),
                                                              ("undated", "no_ready_backup")]
     assert entries[0].backup_id is None and entries[0].object_key is None
@@ -83,7 +86,7 @@ def test_requested_ids_and_names_that_do_not_exist_are_not_found():
     a, b = db("alpha"), db("beta")
     ghost = uuid4()
     selection = select_databases([a, b], ids=[b.id, ghost, ghost], names=["alpha", "nope"])
-    entries = plan_exports(selection, {}, {}, layout=LAYOUT, max_age_hours=36, force=False, now=NOW)
+    entries = [plan(d, None) for d in selection.databases] + missing_entries(selection)
     assert [(e.database_name, e.database_id, e.action) for e in entries] == [
         ("alpha", a.id, "no_ready_backup"),
         ("beta", b.id, "no_ready_backup"),
@@ -103,8 +106,7 @@ def test_empty_request_selects_every_database_in_order():
 def test_unsafe_database_name_becomes_one_key_segment():
     d = db("../etc/passwd")
     b = backup(d, 1)
-    [entry] = plan_exports(select_databases([d]), {d.id: b}, {}, layout=LAYOUT, max_age_hours=36,
-                           force=False, now=NOW)
+    entry = plan(d, b)
     assert entry.action == "copy"
     assert entry.object_key.startswith("sdb/etc-passwd/") and ".." not in entry.object_key
 
@@ -112,7 +114,7 @@ def test_unsafe_database_name_becomes_one_key_segment():
 def planned_copy(hours_old: float = 5):
     d = db("shop")
     b = backup(d, hours_old)
-    [entry] = plan_exports(select_databases([d]), {d.id: b}, {}, layout=LAYOUT, max_age_hours=36, force=False, now=NOW)
+    entry = plan(d, b)
     assert entry.action == "copy"
     return entry
 
@@ -135,7 +137,6 @@ def test_a_copy_under_way_is_not_started_twice(written, action, words):
 def test_only_planned_copies_can_be_in_flight():
     d = db("blog")
     b = backup(d, 5)
-    [done] = plan_exports(select_databases([d]), {d.id: b}, {key_of(d, b): verified(b)}, layout=LAYOUT,
-                          max_age_hours=36, force=False, now=NOW)
+    done = plan(d, b, verified(b))
 
     assert mark_in_flight(done, [NOW], now=NOW) == done

@@ -6,18 +6,22 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
-from shared.settings import Settings, scw_config_path
+from shared.errors import ConfigurationError
+from shared.settings import Settings, load_settings, scw_config_path
 
 SECRET = "11111111-2222-3333-4444-555555555555"
 PROFILE_SECRET = "99999999-8888-7777-6666-555555555555"
+ROOT_PROJECT = "aaaaaaaa-0000-4000-8000-000000000001"
+PROD_PROJECT = "aaaaaaaa-0000-4000-8000-000000000002"
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No variable of the real environment and no real config file may leak in."""
-    for name in list(Settings.model_fields) + ["SCW_PROFILE", "SCW_CONFIG_PATH", "XDG_CONFIG_HOME"]:
+    aliases = [c for f in Settings.model_fields.values() if f.validation_alias for c in f.validation_alias.choices]
+    for name in list(Settings.model_fields) + aliases + ["SCW_PROFILE", "SCW_CONFIG_PATH", "XDG_CONFIG_HOME"]:
         monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
@@ -32,9 +36,9 @@ CONFIG = {
     "access_key": "SCWROOTROOTROOTROOT0",
     "secret_key": SECRET,
     "default_region": "nl-ams",
-    "default_project_id": "root-project",
+    "default_project_id": ROOT_PROJECT,
     "profiles": {
-        "prod": {"secret_key": PROFILE_SECRET, "default_project_id": "prod-project"},
+        "prod": {"secret_key": PROFILE_SECRET, "default_project_id": PROD_PROJECT},
         "dev": {"default_region": "pl-waw"},
     },
 }
@@ -66,7 +70,7 @@ def test_active_profile_overlays_root_keys(monkeypatch, tmp_path):
     monkeypatch.setenv("SCW_CONFIG_PATH", str(path))
     settings = Settings()
     assert settings.secret_key == PROFILE_SECRET
-    assert settings.scw_default_project_id == "prod-project"
+    assert settings.scw_default_project_id == PROD_PROJECT
     assert settings.scw_default_region == "nl-ams"  # not in the profile: root key stays
     assert settings.scw_access_key == "SCWROOTROOTROOTROOT0"
 
@@ -83,7 +87,7 @@ def test_scw_profile_beats_active_profile(monkeypatch, tmp_path):
 def test_default_profile_means_root_keys(monkeypatch, tmp_path):
     monkeypatch.setenv("SCW_CONFIG_PATH", str(write_config(tmp_path, CONFIG)))
     monkeypatch.setenv("SCW_PROFILE", "default")
-    assert Settings().scw_default_project_id == "root-project"
+    assert Settings().scw_default_project_id == ROOT_PROJECT
 
 
 def test_config_file_under_xdg_config_home(monkeypatch, tmp_path):
@@ -120,10 +124,10 @@ def test_secrets_are_secretstr_and_never_printed(monkeypatch):
 
 
 def test_comma_lists_from_env(monkeypatch):
-    monkeypatch.setenv("HTTP_AUTH_TOKENS", " alpha, beta,,gamma ")
+    monkeypatch.setenv("HTTP_AUTH_TOKENS", " alpha-0123456789abcdef, beta-0123456789abcdef,,gamma-0123456789abcdef ")
     monkeypatch.setenv("DOWNLOAD_HOST_ALLOWLIST", "127.0.0.1,s3.fr-par.scw.cloud")
     settings = Settings()
-    assert settings.http_auth_tokens == ["alpha", "beta", "gamma"]
+    assert settings.http_auth_tokens == ["alpha-0123456789abcdef", "beta-0123456789abcdef", "gamma-0123456789abcdef"]
     assert settings.download_host_allowlist == ["127.0.0.1", "s3.fr-par.scw.cloud"]
 
 
@@ -149,15 +153,83 @@ def test_api_url_loses_its_trailing_slash(monkeypatch):
 
 @pytest.mark.parametrize("env,value", [
     ("API_RATE_LIMIT", "51"),
-    ("API_RATE_LIMIT", "0"),
-    ("NOTIFY_TARGETS", "{\"url\": \"x\"}"),
-    ("NOTIFY_TARGETS", "not json"),
+    ("API_RATE_LIMIT", "-3"),
     ("HANDOFF_MODE", "carrier-pigeon"),
+    ("BACKUP_KEY_TEMPLATE", "{database_name}/{created_at:%Y}.dump"),  # not unique: no {backup_id}
+    ("BACKUP_KEY_TEMPLATE", "{database_name}/{colour}/{backup_id}"),
+    ("BACKUP_KEY_TEMPLATE", "{backup_id:>5d}"),  # fails when rendered, not per database later
+    ("BACKUP_KEY_TEMPLATE", "../{backup_id}"),
+    ("BACKUP_BUCKET", "Not_A_Bucket"),
+    ("BACKUP_PREFIX", "a/../b"),
+    ("DOWNLOAD_HOST_ALLOWLIST", "https://s3.fr-par.scw.cloud/path"),
+    ("REPLY_HOST_ALLOWLIST", "exa mple.com"),
+    ("SCALEWAY_REGION", "paris"),
+    ("SCALEWAY_PROJECT_ID", "my-project"),
+    ("SCW_API_URL", "api.scaleway.com"),
+    ("FUNCTION_TIMEOUT_SECONDS", "7200"),
+    ("HTTP_AUTH_TOKENS", "short"),
+    ("SLACK_ALLOWED_USER_IDS", "<@everyone>"),
+    ("LOG_LEVEL", "LOUD"),
 ])
-def test_invalid_values_are_rejected(monkeypatch, env, value):
+def test_a_bad_setting_is_one_configuration_error_naming_it_never_its_value(monkeypatch, env, value):
     monkeypatch.setenv(env, value)
-    with pytest.raises(ValidationError):
-        Settings()
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert caught.value.code == "configuration_error" and caught.value.status == 500
+    assert env in str(caught.value) and caught.value.details == {"settings": [env]}
+    assert value not in str(caught.value) and caught.value.__cause__ is None
+
+
+def test_every_bad_setting_is_named_at_once(monkeypatch):
+    monkeypatch.setenv("API_RATE_LIMIT", "500")
+    monkeypatch.setenv("HANDOFF_MODE", "bogus")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert caught.value.details == {"settings": ["API_RATE_LIMIT", "HANDOFF_MODE"]}
+
+
+@pytest.mark.parametrize("value", ['{"url": "x"}', "not json", '[{"url": "https://hooks.example/SLACKTOKEN", "format": "x"}]'])
+def test_bad_notify_targets_are_a_configuration_error(monkeypatch, value):
+    monkeypatch.setenv("NOTIFY_TARGETS", value)
+    with pytest.raises(ConfigurationError, match="NOTIFY_TARGETS") as caught:
+        load_settings()
+    assert "SLACKTOKEN" not in str(caught.value)
+
+
+def test_notify_targets_are_parsed_once_into_typed_targets(monkeypatch):
+    monkeypatch.setenv("NOTIFY_TARGETS", '[{"url": "https://hooks.example/SLACKTOKEN", "format": "slack"}]')
+    [target] = load_settings().notify_targets
+    assert (target.format, target.host) == ("slack", "https://hooks.example")
+    assert "SLACKTOKEN" not in repr(target) and "SLACKTOKEN" not in repr(load_settings())
+
+
+def test_a_handoff_mode_without_its_settings_names_what_is_missing(monkeypatch):
+    monkeypatch.setenv("HANDOFF_MODE", "queue")
+    monkeypatch.setenv("QUEUE_URL", "https://sqs.mnq.fr-par.scaleway.com/project-x/q")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert caught.value.details == {"settings": ["QUEUE_ACCESS_KEY", "QUEUE_SECRET_KEY"]}
+
+
+def test_the_projects_own_names_beat_the_reserved_scw_names(monkeypatch):
+    monkeypatch.setenv("SCW_SECRET_KEY", SECRET)
+    monkeypatch.setenv("SCW_DEFAULT_REGION", "nl-ams")
+    assert (Settings().secret_key, Settings().region) == (SECRET, "nl-ams")
+    monkeypatch.setenv("SCALEWAY_SECRET_KEY", PROFILE_SECRET)
+    monkeypatch.setenv("SCALEWAY_REGION", "pl-waw")
+    monkeypatch.setenv("SCALEWAY_PROJECT_ID", ROOT_PROJECT.upper())
+    settings = Settings()
+    assert (settings.secret_key, settings.region, settings.scw_default_project_id) == (
+        PROFILE_SECRET, "pl-waw", ROOT_PROJECT)
+
+
+@pytest.mark.parametrize("content", ["profiles: [unclosed", "- just\n- a list\n"])
+def test_a_broken_scw_config_file_is_a_configuration_error(monkeypatch, tmp_path, content):
+    path = tmp_path / "scw.yaml"
+    path.write_text(content.replace("\\n", "\n"))
+    monkeypatch.setenv("SCW_CONFIG_PATH", str(path))
+    with pytest.raises(ConfigurationError, match="scw config file"):
+        load_settings()
 
 
 def test_chat_ops_settings(monkeypatch):

@@ -1,0 +1,69 @@
+"""The copy use case's view of the outside world: only what it calls, typed.
+
+``shared.scaleway.ScalewayClient``, ``shared.storage.ObjectStore``, ``shared.notify.Notifier`` and
+``shared.handoff`` transports satisfy these; tests may pass anything that does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Protocol, Sequence
+from uuid import UUID
+
+from shared.models import CopyJob, DatabaseBackup
+from shared.storage import StoredObject
+
+
+class BackupSource(Protocol):
+    """The backup API: the backup, its export, and the wait for a usable download link."""
+
+    def get_backup(self, backup_id: UUID | str, *, region: str | None = None) -> DatabaseBackup: ...
+
+    def export_backup(self, backup_id: UUID | str, *, region: str | None = None) -> DatabaseBackup: ...
+
+    def wait_for_download_url(self, backup_id: UUID | str, *, deadline: float,
+                              region: str | None = None) -> DatabaseBackup: ...
+
+    def close(self) -> None: ...
+
+
+class CopyStore(Protocol):
+    """The bucket: multipart uploads, the published object, our other copies."""
+
+    bucket: str
+
+    def head(self, key: str) -> StoredObject | None: ...
+
+    def create_multipart(self, key: str, metadata: dict[str, str], storage_class: str = "STANDARD") -> str: ...
+
+    def upload_part_url(self, key: str, upload_id: str, part_number: int) -> str: ...
+
+    def list_parts(self, key: str, upload_id: str) -> list[tuple[int, str, int]]: ...
+
+    def complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> str: ...
+
+    def abort(self, key: str, upload_id: str) -> None: ...
+
+    def replace_metadata(self, key: str, metadata: dict[str, str], storage_class: str, size: int, *,
+                         if_match: str | None = None) -> None: ...
+
+    def iter_object(self, key: str) -> Iterator[bytes]: ...
+
+    def list_copies(self, prefix: str) -> list[StoredObject]: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Notifier(Protocol):
+    """Delivers one event to every target that wants it; never raises."""
+
+    def send(self, event: Any) -> Sequence[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class Requeue(Protocol):
+    """Hands a continuation to a later invocation (``shared.handoff``)."""
+
+    def send(self, jobs: list[CopyJob]) -> Sequence[Any]: ...

@@ -1,0 +1,37 @@
+"""The dispatch use case's view of the outside world: only what it calls, typed.
+
+``shared.scaleway.ScalewayClient`` and ``shared.storage.ObjectStore`` satisfy these.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable, Protocol
+from uuid import UUID
+
+from shared.models import Database, DatabaseBackup
+from shared.storage import OpenUpload, StoredObject
+
+
+class BackupCatalog(Protocol):
+    """The backup API: databases, their latest ready backups, exports."""
+
+    def list_databases(self, *, project_id: str | None = None, region: str | None = None) -> list[Database]: ...
+
+    def get_database(self, database_id: UUID | str, *, region: str | None = None) -> Database: ...
+
+    def latest_ready_backups(self, *, project_id: str | None = None,
+                             database_ids: Iterable[UUID | str] | None = None,
+                             region: str | None = None) -> dict[UUID, DatabaseBackup]: ...
+
+    def export_backup(self, backup_id: UUID | str, *, region: str | None = None) -> DatabaseBackup: ...
+
+
+class CopyIndex(Protocol):
+    """The bucket, as far as planning looks: is a verified copy there, is one under way?"""
+
+    def head(self, key: str) -> StoredObject | None: ...
+
+    def list_open_uploads(self, prefix: str = "") -> list[OpenUpload]: ...
+
+    def last_written(self, upload: OpenUpload) -> datetime | None: ...

@@ -1,0 +1,110 @@
+"""Where notices go: ``NOTIFY_TARGETS``, read once when the settings load.
+
+A target is a URL, a format, an optional Standard Webhooks secret (generic format only) and the
+events it wants. Slack and Discord webhook URLs are credentials (the token is in the path), so
+a target is only ever shown as ``scheme://host``, and an invalid one is reported by its index and
+field, never by its value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from shared.errors import ConfigurationError
+
+EventType = Literal["backup.copied", "backup.copy_failed"]
+EVENT_TYPES: tuple[EventType, ...] = ("backup.copied", "backup.copy_failed")
+Format = Literal["generic", "slack", "slack_reply", "discord", "teams"]
+
+
+class NotifyTarget(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    url: str
+    format: Format = "generic"
+    secret: SecretStr | None = None
+    events: list[EventType] = Field(default_factory=lambda: list(EVENT_TYPES), min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018  (raises on a port that is not a number in range)
+        except ValueError:
+            raise ValueError("is not a valid URL") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _whsec(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _is_whsec(value.get_secret_value()):
+            raise ValueError("must be whsec_ followed by the base64 secret")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_only_for_generic(self) -> NotifyTarget:
+        if self.secret is not None and self.format != "generic":
+            raise ValueError("a secret only applies to the generic format")
+        return self
+
+    def __repr__(self) -> str:  # the URL may hold a token: show its host only
+        return f"NotifyTarget(host={self.host!r}, format={self.format!r}, events={self.events!r})"
+
+    __str__ = __repr__
+
+    @property
+    def host(self) -> str:
+        """``scheme://host[:port]``: all that may be shown of a target."""
+        parts = urlsplit(self.url)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{parts.hostname}{port}"
+
+    def wants(self, event_type: str) -> bool:
+        return event_type in self.events
+
+
+def _is_whsec(raw: str) -> bool:
+    encoded = raw.removeprefix("whsec_")
+    if encoded == raw or not encoded:
+        return False
+    try:  # the library accepts unpadded base64; so do we
+        return bool(base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True))
+    except (binascii.Error, ValueError):
+        return False
+
+
+def parse_targets(raw: str | list[Any]) -> list[NotifyTarget]:
+    """NOTIFY_TARGETS (JSON text or the parsed list). Errors name the field, never its value."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw or "[]")
+        except ValueError:
+            raise ConfigurationError("NOTIFY_TARGETS is not valid JSON") from None
+    if not isinstance(raw, list):
+        raise ConfigurationError("NOTIFY_TARGETS must be a JSON list of targets")
+    targets = []
+    for index, item in enumerate(raw):
+        try:
+            targets.append(NotifyTarget.model_validate(item))
+        except ValidationError as exc:  # `from None`: the chained error would print the input
+            raise ConfigurationError(f"NOTIFY_TARGETS[{index}] is invalid: {_describe(exc)}") from None
+    return targets
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else "target"
+        if field != "target" and field not in NotifyTarget.model_fields:
+            field = "unknown field"  # never echo an unknown key: it may be a pasted URL
+        problems.append(f"{field}: {error['msg']}")
+    return "; ".join(problems)
