@@ -9,7 +9,8 @@ import yaml
 from pydantic import SecretStr
 
 from shared.errors import ConfigurationError
-from shared.settings import Settings, load_settings, scw_config_path
+from shared.scw_config import scw_config_path
+from shared.settings import Settings, load_settings
 
 SECRET = "11111111-2222-3333-4444-555555555555"
 PROFILE_SECRET = "99999999-8888-7777-6666-555555555555"
