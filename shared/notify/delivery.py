@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Callable
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
 
-from shared.notify.formats import USERNAME, NotificationEvent, render
+from shared.notify.events import NotificationEvent
+from shared.notify.formats import USERNAME, render
 from shared.observability import log_event
 from shared.retry_after import retry_after_seconds
 from shared.targets import NotifyTarget

@@ -30,7 +30,7 @@ from shared.observability import log_event
 from shared.urls import redact_url
 from shared.scaleway.ratelimit import RateLimiter
 
-logger = logging.getLogger("shared.scaleway.client")
+logger = logging.getLogger(__name__)
 
 _RETRYABLE = (ScalewayRateLimited, ScalewayUnavailable)
 _MAX_PAGES = 1000  # a million objects at 1000 a page: far beyond any project

@@ -13,13 +13,12 @@ from standardwebhooks import Webhook
 from shared.errors import ConfigurationError
 from shared.units import human_size
 from shared.notify.delivery import retry_after_hint
-from shared.notify.events import copied_event, failed_event
-from shared.targets import parse_targets
+from shared.notify.events import DEFAULT_ADVICE, copied_event, event_id, failed_event
 from shared.notify.formats import (
     DISCORD_DESCRIPTION, DISCORD_FIELDS, DISCORD_FOOTER, DISCORD_NAME, DISCORD_TITLE, DISCORD_TOTAL, DISCORD_VALUE,
-    DEFAULT_ADVICE, discord_embed_chars, event_id, render, render_discord, render_generic,
-    render_slack, render_teams, sign,
+    discord_embed_chars, render, render_discord, render_generic, render_slack, render_teams, sign,
 )
+from shared.targets import parse_targets
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 CREATED = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)

@@ -288,7 +288,7 @@ def test_error_messages_redact_urls_the_api_echoes(harness):
 def test_failed_calls_log_their_request_id(harness, caplog):
     h = harness(lambda r: httpx.Response(404, json={"type": "not_found", "message": "nope"},
                                          headers={"X-Request-Id": "abc-123"}))
-    with caplog.at_level(logging.WARNING, logger="shared.scaleway.client"), pytest.raises(ScalewayNotFound):
+    with caplog.at_level(logging.WARNING, logger="shared.scaleway"), pytest.raises(ScalewayNotFound):
         h.client.get_backup(BACKUP_ID)
     failed = [r for r in caplog.records if r.getMessage() == "scaleway api call failed"]
     assert [r.fields["request_id"] for r in failed] == ["abc-123"]
