@@ -120,3 +120,15 @@ def test_a_reply_to_off_the_allowlist_is_not_posted_and_the_copy_stands(env, cop
     assert (status, body["outcome"]) == (200, "copied")
     assert "notifications" not in body
     assert webhook_sink.requests == []  # notices are sent before the handler answers: none was
+
+
+def test_a_bad_setting_is_a_configuration_error_and_nothing_is_copied(env, copy_sandbox, bucket):
+    _copy_env(env, copy_sandbox, bucket)
+    env.setenv("DOWNLOAD_HOST_ALLOWLIST", "https://s3.fr-par.scw.cloud/")  # a URL, not a host
+    job = job_for(copy_sandbox, "blog")
+
+    status, body = answer(handle(event(job.model_dump_json())))
+
+    assert (status, body["error"]["code"]) == (500, "configuration_error")
+    assert "DOWNLOAD_HOST_ALLOWLIST" in body["error"]["message"]
+    assert sum(copy_sandbox.stats.snapshot()["requests"].values()) == 0 and bucket.objects() == []

@@ -272,3 +272,23 @@ def test_listing_failure_is_a_502_and_nothing_is_exported(world):
     assert response["statusCode"] == 502, response["body"]
     assert body(response)["error"]["code"].startswith("scaleway")
     assert world.api_requests()["export_backup"] == 0 and world.jobs() == []
+
+
+@pytest.mark.parametrize(("setting", "value"), [
+    ("API_RATE_LIMIT", "500"),
+    ("BACKUP_KEY_TEMPLATE", "{database_name}/{created_at:%Y}.dump"),
+    ("NOTIFY_TARGETS", '[{"url": "https://hooks.example/TOKEN-IN-PATH", "format": "pager"}]'),
+])
+def test_a_bad_setting_is_one_configuration_error_before_any_api_call(world, setting, value):
+    # GIVEN a deployment with one setting wrong
+    world.env.setenv(setting, value)
+
+    # WHEN the cron fires
+    response = handle(event("cron"), None)
+
+    # THEN one named configuration error, not one failure per database, and the API is never called
+    assert response["statusCode"] == 500
+    error = body(response)["error"]
+    assert error["code"] == "configuration_error" and setting in error["message"]
+    assert value not in response["body"] and "TOKEN-IN-PATH" not in response["body"]
+    assert sum(world.sandbox.stats.snapshot()["requests"].values()) == 0
