@@ -53,6 +53,7 @@ class Rule:
     headers: dict[str, str] = field(default_factory=dict)
     times: int | None = None
     path: str | None = None  # None: every path
+    delay_seconds: float = 0.0  # wait before answering (a receiver slower than the sender's timeout)
 
     def matches(self, path: str) -> bool:
         return self.path is None or self.path == path
@@ -124,12 +125,12 @@ class WebhookSink:
 
     def respond_with(
         self, status: int, body: bytes | str = b"", *, headers: dict[str, str] | None = None,
-        times: int | None = None, path: str | None = None,
+        times: int | None = None, path: str | None = None, delay_seconds: float = 0.0,
     ) -> None:
         """Queue an answer. Rules apply in the order given; a used-up rule is dropped."""
         raw = body.encode() if isinstance(body, str) else body
         with self._changed:
-            self._rules.append(Rule(status, raw, dict(headers or {}), times, path))
+            self._rules.append(Rule(status, raw, dict(headers or {}), times, path, delay_seconds))
 
     def _record(self, request: RecordedRequest) -> Rule:
         with self._changed:
@@ -163,7 +164,12 @@ def _handler_for(sink: WebhookSink) -> type[BaseHTTPRequestHandler]:
                 return self._control(parts.path, body)
             headers = {name.lower(): value for name, value in self.headers.items()}
             rule = sink._record(RecordedRequest(self.command, parts.path, parts.query, headers, body, time.time()))
-            self._reply(rule.status, rule.body, rule.headers)
+            if rule.delay_seconds:
+                time.sleep(rule.delay_seconds)
+            try:
+                self._reply(rule.status, rule.body, rule.headers)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the sender gave up waiting: as a real receiver sees it
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
@@ -190,7 +196,7 @@ def _handler_for(sink: WebhookSink) -> type[BaseHTTPRequestHandler]:
                 try:
                     sink.respond_with(**json.loads(body or b"{}"))
                 except (TypeError, ValueError):
-                    return self._reply(400, b"expected JSON: status, body, headers, times, path", {})
+                    return self._reply(400, b"expected JSON: status, body, headers, times, path, delay_seconds", {})
                 return self._reply(200, b"ok", {})
             self._reply(404, b"unknown control path", {})
 

@@ -68,3 +68,14 @@ def test_stop_frees_the_port() -> None:
     sink.stop()
     with pytest.raises(httpx.ConnectError):
         httpx.post(url, timeout=2)
+
+
+def test_the_sink_can_answer_later_than_a_sender_waits() -> None:
+    import httpx
+
+    with WebhookSink() as sink:
+        sink.respond_with(200, delay_seconds=1.0, times=1)
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(sink.url + "/hook", content=b"{}", timeout=0.2)
+        assert httpx.post(sink.url + "/hook", content=b"{}", timeout=5).status_code == 200  # the rule is used up
+        assert len(sink.wait_for(2)) == 2
