@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import secrets
 import socket
-import threading
 import time
 import uuid
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,6 +24,7 @@ from sandbox.faults import Faults, Stats
 from sandbox.links import PREFIX, LinkSigner
 from sandbox.ratelimit import RateLimiter
 from sandbox.records import BackupRecord, ExportRecord
+from sandbox.serving import LocalServer, TrackingServer
 from sandbox.state import SandboxConfig, SandboxState
 
 GATEWAY = "Scaleway API Gateway (fr-par-1;edge01)"
@@ -41,7 +41,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as clients with a connection pool expect
     timeout = 120
     disable_nagle_algorithm = True  # headers and body go out as separate writes
-    server: _HTTPServer
+    server: TrackingServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass  # request lines carry presigned query strings: never print them
@@ -77,7 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         body = self._read_body()
         url = urlsplit(self.path)
-        sandbox = self.server.sandbox
+        sandbox: SandboxServer = self.server.owner  # type: ignore[attr-defined]
         try:
             if url.path.startswith(PREFIX) and self.command in ("GET", "HEAD"):
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -143,50 +143,20 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(routes.Reply(status, {"message": HTTPStatus(status).phrase.lower(), "type": kind}), extra)
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-    sandbox: SandboxServer
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.open_sockets: set[socket.socket] = set()
-        self._sockets_lock = threading.Lock()
-        super().__init__(*args, **kwargs)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._sockets_lock:
-            self.open_sockets.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._sockets_lock:
-            self.open_sockets.discard(request)
-        super().shutdown_request(request)
-
-    def close_open_sockets(self) -> None:
-        """Stopping means stopping: idle keep-alive and running downloads are cut too."""
-        with self._sockets_lock:
-            for sock in list(self.open_sockets):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-
-class SandboxServer:
+class SandboxServer(LocalServer):
     """A started sandbox: ``base_url``, ``token``, ``project_id``, ``region``, ``state``,
     ``faults`` and ``stats`` are what tests and the demo use."""
 
+    thread_name = "sandbox-api"
+
     def __init__(self, config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
         self.config = config or SandboxConfig.default()
         self.state = SandboxState(self.config)
         self.faults = Faults(seed=self.config.seed)
         self.stats = Stats()
         self.limiter = RateLimiter(self.config.rate_limit, self.config.rate_window_seconds)
         self.signer = LinkSigner(secrets.token_bytes(32), self.config.region)
-        self._address = (host, port)
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     token = property(lambda self: self.config.token)
     project_id = property(lambda self: self.config.project_id)
@@ -195,42 +165,15 @@ class SandboxServer:
 
     @property
     def base_url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("the sandbox server is not started")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.url
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     @property
     def api_url(self) -> str:
         """The regional API prefix, for tests that talk to it with plain httpx."""
         return f"{self.base_url}/serverless-sqldb/v1alpha1/regions/{self.region}"
-
-    def start(self) -> SandboxServer:
-        if self._httpd is not None:
-            return self
-        self._httpd = _HTTPServer(self._address, _Handler)
-        self._httpd.sandbox = self
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-api", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.close_open_sockets()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> SandboxServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def link_for(self, backup: BackupRecord, export: ExportRecord) -> str:
         return self.signer.build(

@@ -21,9 +21,11 @@ import json
 import threading
 import time
 from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Iterator
 from urllib.parse import parse_qs, urlsplit
+
+from sandbox.serving import LocalServer
 
 CONTROL = "/_s3faults/"
 CHUNK = 1 << 20
@@ -82,46 +84,19 @@ class Rule:
         return True
 
 
-class S3FaultProxy:
+class S3FaultProxy(LocalServer):
+    thread_name = "s3-faults"
+
     def __init__(self, upstream: str, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self._address = (host, port)
         self._rules: list[Rule] = []
         self.log: list[tuple[str, int]] = []  # (operation, status answered)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # --- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> S3FaultProxy:
-        self._server = ThreadingHTTPServer(self._address, _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="s3-faults", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> S3FaultProxy:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the proxy is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # --- rules -------------------------------------------------------------------------------
 

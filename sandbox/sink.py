@@ -16,9 +16,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from sandbox.serving import LocalServer
 
 MAX_BODY = 10 * 1024 * 1024
 CONTROL = "/_sink/"
@@ -59,47 +61,18 @@ class Rule:
         return self.path is None or self.path == path
 
 
-class WebhookSink:
+class WebhookSink(LocalServer):
+    thread_name = "webhook-sink"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, keep: int = 1000) -> None:
-        self._address = (host, port)
+        super().__init__(host, port)
         self._requests: deque[RecordedRequest] = deque(maxlen=keep)
         self._total = 0  # since the last reset; wait_for counts this, not the bounded deque
         self._rules: list[Rule] = []
         self._changed = threading.Condition()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # --- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> WebhookSink:
-        self._server = ThreadingHTTPServer(self._address, _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),  # quick stop
-                                        name="webhook-sink", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> WebhookSink:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the sink is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # --- what arrived ------------------------------------------------------------------------
 
