@@ -16,14 +16,12 @@ from sandbox import blobs
 from sandbox.api import SandboxServer
 from sandbox.seaweed import SeaweedS3
 from shared.copying.engine import Progress, Transfer, transfer_clients
-from shared.copying.parts import iter_parts, multipart_etag, part_size_for
+from shared.parts import iter_parts, multipart_etag, part_size_for
 from shared.copying.run import run_job
 from shared.errors import StorageError
 from shared.keys import META_SHA256, copy_metadata
 from shared.storage import ObjectStore
-from tests.integration.test_copy_helpers import (  # noqa: F401  (fixtures)
-    BIG, MiB, Bucket, copy_sandbox, fast_clients, job_for, make_settings,
-)
+from tests.fixtures.copying import BIG, MiB, Bucket, fast_clients, job_for, make_settings
 
 
 @pytest.fixture
