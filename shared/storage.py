@@ -35,6 +35,9 @@ class StoredObject:
     metadata: dict[str, str] = field(default_factory=dict)
     storage_class: str = "STANDARD"
     last_modified: datetime | None = None
+    lock_mode: str | None = None  # Object Lock retention: GOVERNANCE or COMPLIANCE
+    lock_until: datetime | None = None
+    legal_hold: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,9 @@ class OpenUpload:
     initiated: datetime | None = None
 
 
-def s3_config() -> Any:
+def s3_config(**overrides: Any) -> Any:
     """Path-style SigV4 with Scaleway's checksum settings (``shared.aws.client_config``)."""
-    return client_config(signature_version="s3v4", s3={"addressing_style": "path"})
+    return client_config(signature_version="s3v4", s3={"addressing_style": "path"}, **overrides)
 
 
 @contextmanager
@@ -72,25 +75,42 @@ class ObjectStore:
         self.copy_part_size = copy_part_size
 
     @classmethod
-    def from_settings(cls, settings: "Settings") -> "ObjectStore":
+    def from_settings(cls, settings: "Settings", *, max_attempts: int | None = None) -> "ObjectStore":
+        """``max_attempts`` lowers botocore's retries (a terminal should hear of a dead endpoint soon)."""
         if not settings.backup_bucket:
             raise ConfigurationError("BACKUP_BUCKET is not set")
         import boto3  # lazy: heavy, and some paths never touch storage
 
         key, secret = settings.s3_credentials
+        retries = {"retries": {"mode": "standard", "max_attempts": max_attempts}} if max_attempts else {}
         client = boto3.client(
             "s3",
             endpoint_url=settings.s3_endpoint,
             region_name=settings.s3_region_name,
             aws_access_key_id=key,
             aws_secret_access_key=secret,
-            config=s3_config(),
+            config=s3_config(**retries),
         )
         return cls(client, settings.backup_bucket)
 
     def close(self) -> None:
         """Release the client's connection pool (a warm instance builds a new store per job)."""
         self.s3.close()
+
+    def check_bucket(self) -> None:
+        """The bucket exists and answers us: checked before anything is exported."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.s3.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+                raise ConfigurationError("BACKUP_BUCKET names a bucket that does not exist at S3_ENDPOINT_URL") from exc
+            if error_code(exc) in ("403", "AccessDenied", "Forbidden"):
+                raise StorageError("the bucket refuses these S3 credentials (AccessDenied)") from exc
+            raise StorageError(f"bucket check failed: {error_code(exc)}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"bucket check failed: {error_code(exc)}") from exc
 
     # --- objects ---------------------------------------------------------------------------
 
@@ -112,6 +132,9 @@ class ObjectStore:
             metadata={k.lower(): v for k, v in (resp.get("Metadata") or {}).items()},
             storage_class=resp.get("StorageClass") or "STANDARD",
             last_modified=resp.get("LastModified"),
+            lock_mode=resp.get("ObjectLockMode"),
+            lock_until=resp.get("ObjectLockRetainUntilDate"),
+            legal_hold=resp.get("ObjectLockLegalHoldStatus") == "ON",
         )
 
     def list_copies(self, prefix: str) -> list[StoredObject]:
@@ -130,10 +153,15 @@ class ObjectStore:
         with _translated("delete", key):
             self.s3.delete_object(Bucket=self.bucket, Key=key)
 
-    def iter_object(self, key: str, chunk: int = 1 << 20) -> Iterator[bytes]:
-        """The stored bytes, streamed (used to hash a copy that was uploaded in several runs)."""
+    def iter_object(self, key: str, chunk: int = 1 << 20, *, start: int = 0,
+                    if_match: str | None = None) -> Iterator[bytes]:
+        """The stored bytes from ``start``, streamed. ``if_match`` (an ETag) fails the read
+        with a ``StorageError`` when the object was replaced since it was looked at."""
+        extra: dict[str, str] = {"Range": f"bytes={start}-"} if start else {}
+        if if_match:
+            extra["IfMatch"] = f'"{if_match}"'
         with _translated("get", key):
-            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+            body = self.s3.get_object(Bucket=self.bucket, Key=key, **extra)["Body"]
             try:
                 yield from body.iter_chunks(chunk)
             finally:

@@ -84,7 +84,8 @@ class ScalewayClient:
         self._now = now
 
     @classmethod
-    def from_settings(cls, settings: "Settings") -> "ScalewayClient":
+    def from_settings(cls, settings: "Settings", **policy: Any) -> "ScalewayClient":
+        """``policy`` overrides the retry policy (``max_retry_seconds``, ``max_attempts``)."""
         secret = settings.secret_key
         if not secret:
             raise ConfigurationError("SCALEWAY_SECRET_KEY (or SCW_SECRET_KEY) is not set", details={"settings": ["SCALEWAY_SECRET_KEY"]})
@@ -101,6 +102,7 @@ class ScalewayClient:
                 project_id=settings.scw_default_project_id,
                 organization_id=settings.scw_default_organization_id,
                 rate_limit=settings.api_rate_limit,
+                **policy,
             )
         except BaseException:  # a bad region or API URL: don't leak the pool
             http.close()
