@@ -218,6 +218,43 @@ class StorageError(BackupExportError):
     retryable = True
 
 
+class CopyNotFound(BackupExportError):
+    """No object at that key in the bucket."""
+
+    status = 404
+    code = "not_found"
+
+
+class DestinationExists(BackupExportError):
+    """A download would overwrite a different file."""
+
+    status = 409
+    code = "destination_exists"
+
+
+# --- Restoring a copy ---------------------------------------------------------------------------
+
+
+class ToolNotFound(ConfigurationError):
+    """A PostgreSQL client program (pg_restore, psql) is not installed."""
+
+    code = "tool_not_found"
+
+
+class RestoreRefused(BackupExportError):
+    """The target database already holds tables and ``--clean`` was not given."""
+
+    status = 409
+    code = "target_not_empty"
+
+
+class RestoreFailed(BackupExportError):
+    """pg_restore or psql failed; nothing was committed (the restore is one transaction)."""
+
+    status = 502
+    code = "restore_failed"
+
+
 class HandoffError(BackupExportError):
     """The job could not be handed to the copy function."""
 
