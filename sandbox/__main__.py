@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
 from typing import Any
 
 from sandbox.api import SandboxServer
-from sandbox.state import SandboxConfig
+from sandbox.state import SandboxConfig, SandboxState
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -26,7 +27,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--export-delay", type=float, default=None, help="seconds until a link appears")
     parser.add_argument("--rate-limit", type=int, default=None, help="requests per second; 0 disables")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--serve-file", action="append", default=[], metavar="DATABASE=PATH",
+                        help="serve this file (e.g. a pg_dump -Fc archive) as DATABASE's newest backup (repeatable)")
     return parser.parse_args(argv)
+
+
+def serve_files(state: SandboxState, specs: list[str]) -> None:
+    """Each ``DATABASE=PATH``: a new, newest backup of that database (created if absent) whose
+    bytes are the file's."""
+    for spec in specs:
+        name, _, path = spec.partition("=")
+        if not name or not path or not os.path.isfile(path):
+            raise SystemExit(f"--serve-file wants DATABASE=PATH of an existing file, got {spec!r}")
+        database = state.database_named(name) or state.add_database(name)
+        state.add_backup(database.id, source_path=os.path.abspath(path))
 
 
 def build_config(args: argparse.Namespace) -> SandboxConfig:
@@ -43,7 +57,9 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    server = SandboxServer(build_config(args), port=args.port).start()
+    server = SandboxServer(build_config(args), port=args.port)
+    serve_files(server.state, args.serve_file)
+    server.start()
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())

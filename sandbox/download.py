@@ -18,6 +18,7 @@ from sandbox.faults import DownloadFault
 
 if TYPE_CHECKING:
     from sandbox.api import SandboxServer
+    from sandbox.records import BackupRecord
 
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _S3_ERRORS = {
@@ -86,16 +87,17 @@ def serve(out: Responder, sandbox: SandboxServer, path: str, query: dict[str, st
     fault = sandbox.faults.take_download_fault()
     if fault is not None and fault.kind == "forbid":
         return s3_error(out, 403)
-    _stream(out, sandbox, backup.id, backup.size, backup.created_at.timestamp(), range_header, head, fault)
+    _stream(out, sandbox, backup, range_header, head, fault)
 
 
-def _stream(out: Responder, sandbox: SandboxServer, backup_id: str, size: int, modified: float,
-            range_header: str | None, head: bool, fault: DownloadFault | None) -> None:
+def _stream(out: Responder, sandbox: SandboxServer, backup: BackupRecord, range_header: str | None,
+            head: bool, fault: DownloadFault | None) -> None:
+    size = backup.size or 0
     headers = {
         "Accept-Ranges": "bytes",
         "Content-Type": "application/octet-stream",
-        "ETag": blobs.etag(backup_id, size),
-        "Last-Modified": formatdate(modified, usegmt=True),
+        "ETag": blobs.etag(backup.id, size),
+        "Last-Modified": formatdate(backup.created_at.timestamp(), usegmt=True),
         "x-amz-request-id": uuid.uuid4().hex[:16].upper(),
     }
     wanted = parse_range(range_header, size)
@@ -112,7 +114,7 @@ def _stream(out: Responder, sandbox: SandboxServer, backup_id: str, size: int, m
     limit = fault.cut_after if fault and fault.kind == "cut" else length
     sent = 0
     try:
-        for piece in blobs.iter_bytes(backup_id, size, start, start + min(length, limit)):
+        for piece in blobs.iter_backup(backup.id, size, start, start + min(length, limit), backup.source_path):
             out.write(piece)
             sent += len(piece)
     finally:

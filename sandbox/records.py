@@ -76,6 +76,7 @@ class BackupRecord:
     status: str = "ready"
     size: int | None = None
     db_size: int | None = None
+    source_path: str | None = None  # a real archive served as this backup's bytes (else generated)
 
     def to_json(
         self, download_url: str | None = None, url_expires_at: datetime | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import random
 import threading
 import time
@@ -174,7 +175,12 @@ class SandboxState:
     def add_backup(
         self, database_id: str, *, size: int | None = 4 * KiB, status: str = "ready",
         created_at: datetime | None = None, backup_id: str | None = None, db_size: int | None = None,
+        source_path: str | None = None,
     ) -> BackupRecord:
+        """A backup; with ``source_path`` its bytes are that file's (e.g. a real ``pg_dump -Fc``
+        archive), streamed from disk, and its size the file's."""
+        if source_path is not None:
+            size = os.path.getsize(source_path)
         with self._lock:
             database = self._databases[database_id]
             created = created_at or from_epoch(self.now())
@@ -185,6 +191,7 @@ class SandboxState:
                 region=database.region, created_at=created, expires_at=created + RETENTION,
                 status=status, size=None if failed else size,
                 db_size=None if failed else (db_size if db_size is not None else (size or 0) * 3),
+                source_path=source_path,
             )
             self._backups[record.id] = record
         return record

@@ -183,3 +183,25 @@ def test_download_faults_over_http(server: SandboxServer) -> None:
     expire = {"expire_links": True}
     httpx.post(f"{server.base_url}/_sandbox/faults", json=expire, headers={"X-Auth-Token": server.token})
     assert b"Request has expired" in httpx.get(url).content
+
+
+def test_a_backup_backed_by_a_file_serves_that_file_with_ranges(server: SandboxServer, tmp_path) -> None:
+    import os
+
+    content = os.urandom(2 * blobs.BLOCK + 777)
+    path = tmp_path / "real.dump"
+    path.write_bytes(content)
+    database = server.state.add_database("from-file")
+    backup = server.state.add_backup(database.id, source_path=str(path))
+    api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": server.token})
+    with api:
+        assert api.post(f"/backups/{backup.id}/export", json={}).status_code == 200
+        answer = api.get(f"/backups/{backup.id}").json()
+
+    whole = httpx.get(answer["download_url"])
+    tail = httpx.get(answer["download_url"], headers={"Range": f"bytes={blobs.BLOCK + 5}-"})
+
+    assert answer["size"] == len(content) and whole.content == content
+    assert tail.status_code == 206 and tail.content == content[blobs.BLOCK + 5:]
+    assert tail.headers["content-range"] == f"bytes {blobs.BLOCK + 5}-{len(content) - 1}/{len(content)}"
+    assert blobs.sha256_hex(backup.id, len(content), str(path)) == hashlib.sha256(content).hexdigest()
