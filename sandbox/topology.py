@@ -131,13 +131,13 @@ def _start_sandbox_api(children: Children, config: str, export_delay: float | No
     args = ["-m", "sandbox", "--port", str(free_port()), "--config", config]
     if export_delay is not None:
         args += ["--export-delay", str(export_delay)]
-    child = children.start_python("sandbox-api", args, _clean_env())
+    child = children.start_python("sandbox-api", args, clean_env())
     return json.loads(child.first_line())
 
 
 def _start_moto(children: Children) -> str:
     port = free_port()
-    child = children.start_python("moto", ["-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], _clean_env())
+    child = children.start_python("moto", ["-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], clean_env())
     url = f"http://127.0.0.1:{port}"
     child.wait_http(url)
     return url
@@ -192,7 +192,8 @@ def _log_to_file(logger_name: str, path: Path, stack: ExitStack) -> None:
     stack.callback(logger.removeHandler, handler)
 
 
-def _clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without our settings (a developer's shell may hold real ones), plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(_OURS)}
     env.update({"PYTHONUNBUFFERED": "1", **(extra or {})})
     return env
@@ -201,7 +202,7 @@ def _clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def function_env(api: dict[str, str], moto: str, *, queue_url: str | None, notify: list[dict[str, Any]],
                  log_dir: Path) -> dict[str, str]:
     """The settings both functions get in the local topology (see shared/settings.py)."""
-    return _clean_env({
+    return clean_env({
         "SCW_API_URL": api["base_url"],
         "SCW_SECRET_KEY": api["token"],
         "SCW_ACCESS_KEY": FAKE_ACCESS_KEY,

@@ -1,0 +1,68 @@
+"""The local servers an operator points the CLI at: the sandbox API and a moto S3 server with
+an empty bucket, both on 127.0.0.1, and the settings that point at them.
+
+``sdb-backup-export sandbox`` runs this until Ctrl-C; ``--serve-file DATABASE=PATH`` makes a
+real ``pg_dump -Fc`` archive the newest backup of that database, so the restore drill can be
+tried end to end on one machine.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from sandbox.processes import Children, free_port
+from sandbox.topology import BUCKET, FAKE_ACCESS_KEY, FAKE_SECRET_KEY, MOTO_REGION, clean_env
+
+
+@dataclass(frozen=True)
+class OperatorServers:
+    settings: dict[str, str]  # environment settings for the CLI
+    log_dir: Path
+
+
+@contextmanager
+def operator_servers(*, config: str = "default", serve_files: Sequence[str] = (),
+                     export_delay: float | None = None, log_dir: Path | None = None) -> Iterator[OperatorServers]:
+    """Start both servers and create the bucket; both are stopped when the block ends."""
+    with Children(log_dir) as children:
+        args = ["-m", "sandbox", "--port", str(free_port()), "--config", config]
+        args += [arg for spec in serve_files for arg in ("--serve-file", spec)]
+        if export_delay is not None:
+            args += ["--export-delay", str(export_delay)]
+        api = json.loads(children.start_python("sandbox-api", args, clean_env()).first_line())
+        port = free_port()
+        moto = children.start_python("moto", ["-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], clean_env())
+        s3_url = f"http://127.0.0.1:{port}"
+        moto.wait_http(s3_url)
+        _create_bucket(s3_url)
+        yield OperatorServers(_settings(api, s3_url, children.log_dir), children.log_dir)
+
+
+def _create_bucket(s3_url: str) -> None:
+    import boto3  # lazy: heavy
+
+    boto3.client("s3", endpoint_url=s3_url, region_name=MOTO_REGION, aws_access_key_id=FAKE_ACCESS_KEY,
+                 aws_secret_access_key=FAKE_SECRET_KEY).create_bucket(Bucket=BUCKET)
+
+
+def _settings(api: dict[str, str], s3_url: str, log_dir: Path) -> dict[str, str]:
+    return {
+        "SCW_API_URL": api["base_url"],
+        "SCW_SECRET_KEY": api["token"],
+        "SCW_ACCESS_KEY": FAKE_ACCESS_KEY,
+        "SCW_DEFAULT_PROJECT_ID": api["project_id"],
+        "SCW_DEFAULT_ORGANIZATION_ID": api["organization_id"],
+        "SCW_DEFAULT_REGION": api["region"],
+        "SCW_CONFIG_PATH": str(log_dir / "no-scw-config.yaml"),  # never a real profile
+        "S3_ENDPOINT_URL": s3_url,
+        "S3_REGION": MOTO_REGION,
+        "S3_ACCESS_KEY": FAKE_ACCESS_KEY,
+        "S3_SECRET_KEY": FAKE_SECRET_KEY,
+        "BACKUP_BUCKET": BUCKET,
+        "HANDOFF_MODE": "inline",
+        "DOWNLOAD_HOST_ALLOWLIST": "127.0.0.1",
+    }
