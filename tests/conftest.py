@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.sink",
     "tests.fixtures.copying",
+    "tests.fixtures.postgres",
 ]
