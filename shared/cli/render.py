@@ -35,7 +35,16 @@ class Renderer:
             return
         shown = human()
         for part in shown if isinstance(shown, (list, tuple)) else [shown]:
+            self._print(part)
+
+    def _print(self, part: RenderableType) -> None:
+        if self.out.is_terminal:
             self.out.print(part)
+            return
+        with self.out.capture() as captured:  # to a pipe or file: no padding after the last column
+            self.out.print(part)
+        sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+        sys.stdout.flush()
 
     def note(self, text: str) -> None:
         """A line on stderr about what is going on (never part of the result)."""
