@@ -3,7 +3,8 @@
 Starts the sandbox Scaleway API, moto (S3 + SQS), a webhook sink, both functions under
 functions-framework and the queue trigger; fires the nightly cron event at dispatch; shows
 the copies as they run; then checks every object's SHA-256 against the backup it came from
-and lists the notifications. Exits non-zero if anything failed.
+and lists the notifications; where PostgreSQL is installed, a real database's dump is copied
+too and restored from the bucket (``sandbox.drill``). Exits non-zero if anything failed.
 
     python -m sandbox.demo [--inline] [--keep-running] [--database NAME ...]
     python -m sandbox.demo --real --database NAME   # real Scaleway, settings from the environment
@@ -23,6 +24,8 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.table import Table
 
+from sandbox.drill import DATABASE as DRILL_DATABASE
+from sandbox.drill import DemoDrill, demo_drill
 from shared.errors import BackupExportError
 from shared.units import human_size
 
@@ -50,17 +53,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the copies")
     parser.add_argument("--sandbox-config", choices=("demo", "default"), default="demo",
                         help="the sandbox's seed: demo (a few hundred MB) or default (small, plus edge cases)")
+    parser.add_argument("--no-restore-check", action="store_true",
+                        help=f"skip the restore check (a real PostgreSQL database, {DRILL_DATABASE}, dumped, "
+                             "copied and restored; on by default where PostgreSQL is installed)")
     return parser.parse_args(argv)
 
 
-def open_chain(args: argparse.Namespace) -> AbstractContextManager[Any]:
+def open_chain(args: argparse.Namespace, drill: DemoDrill | None) -> AbstractContextManager[Any]:
     if args.real:
         from sandbox.real_topology import real_chain
 
         return real_chain(inline=args.inline)
     from sandbox.topology import local_chain
 
-    return local_chain(config=args.sandbox_config, inline=args.inline)
+    return local_chain(config=args.sandbox_config, inline=args.inline, served=drill.served if drill else None)
 
 
 def jobs_from(report: dict[str, Any]) -> list[Job]:
@@ -112,7 +118,7 @@ def verify(chain: Any, job: Job, stored: dict[str, int]) -> str | None:
     if job.key not in stored:
         return None
     sha = chain.object_sha256(job.key)
-    return sha if sha == chain.expected_sha256(job.backup_id, job.size, job.key) else None
+    return sha if sha == chain.expected_sha256(job.backup_id, job.size, job.key, job.database) else None
 
 
 def results_table(jobs: list[Job], verified: dict[str, str | None], *, with_keys: bool) -> Table:
@@ -149,8 +155,29 @@ def notices_table(chain: Any) -> Table:
 
 
 def run(args: argparse.Namespace, console: Console) -> bool:
+    wanted = not (args.real or args.no_restore_check) and (not args.database or DRILL_DATABASE in args.database)
+    with demo_drill(wanted, console) as drill:
+        return run_chain(args, console, drill)
+
+
+def restore_check(chain: Any, jobs: list[Job], verified: dict[str, str | None], drill: DemoDrill | None,
+                  console: Console) -> bool:
+    """The drill's copy restored and equal to its source (True when there is no drill)."""
+    if drill is None:
+        return True
+    job = next((j for j in jobs if j.database == DRILL_DATABASE and verified.get(j.key)), None)
+    if job is None:
+        console.print(f"[red]restore check: no verified copy of {DRILL_DATABASE}[/]")
+        return False
+    with console.status(f"restore check: restoring {job.key} from the bucket into a fresh database"):
+        equal, table = drill.check(chain.s3, chain.bucket, job.key)
+    console.print(table)
+    return equal
+
+
+def run_chain(args: argparse.Namespace, console: Console, drill: DemoDrill | None) -> bool:
     with console.status("starting the sandbox API, moto, the sink, both functions and the trigger..."):
-        chain_cm = open_chain(args)
+        chain_cm = open_chain(args, drill)
         chain = chain_cm.__enter__()
     try:
         console.print(f"[bold]dispatch[/] {chain.dispatch_url}   [bold]copy[/] {chain.copy_url or '(inline)'}")
@@ -184,7 +211,8 @@ def run(args: argparse.Namespace, console: Console) -> bool:
         dead = chain.dead_letters()
         if dead:
             console.print(f"[red]{dead} job(s) in the dead-letter queue[/]")
-        ok = answer.status_code == 200 and finished and all(verified.values()) and not dead and bool(jobs)
+        restored = restore_check(chain, jobs, verified, drill, console)
+        ok = answer.status_code == 200 and finished and all(verified.values()) and not dead and bool(jobs) and restored
         console.print("[bold green]all copies verified[/]" if ok else "[bold red]something failed: see above and the logs[/]")
         if args.keep_running:
             console.print("servers keep running; Ctrl-C stops them")

@@ -8,14 +8,13 @@ tried end to end on one machine.
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from sandbox.processes import Children, free_port
-from sandbox.topology import BUCKET, FAKE_ACCESS_KEY, FAKE_SECRET_KEY, MOTO_REGION, clean_env
+from sandbox.processes import Children
+from sandbox.topology import BUCKET, FAKE_ACCESS_KEY, FAKE_SECRET_KEY, MOTO_REGION, start_moto, start_sandbox_api
 
 
 @dataclass(frozen=True)
@@ -29,15 +28,8 @@ def operator_servers(*, config: str = "default", serve_files: Sequence[str] = ()
                      export_delay: float | None = None, log_dir: Path | None = None) -> Iterator[OperatorServers]:
     """Start both servers and create the bucket; both are stopped when the block ends."""
     with Children(log_dir) as children:
-        args = ["-m", "sandbox", "--port", str(free_port()), "--config", config]
-        args += [arg for spec in serve_files for arg in ("--serve-file", spec)]
-        if export_delay is not None:
-            args += ["--export-delay", str(export_delay)]
-        api = json.loads(children.start_python("sandbox-api", args, clean_env()).first_line())
-        port = free_port()
-        moto = children.start_python("moto", ["-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], clean_env())
-        s3_url = f"http://127.0.0.1:{port}"
-        moto.wait_http(s3_url)
+        api = start_sandbox_api(children, config, export_delay, serve_files)
+        s3_url = start_moto(children)
         _create_bucket(s3_url)
         yield OperatorServers(_settings(api, s3_url, children.log_dir), children.log_dir)
 

@@ -25,7 +25,7 @@ from shared.storage import s3_config
 
 
 class RealChain(LocalChain):
-    def expected_sha256(self, backup_id: str, size: int, key: str) -> str:
+    def expected_sha256(self, backup_id: str, size: int, key: str, database: str = "") -> str:
         return self.object_metadata(key).get(META_SHA256, "")
 
 

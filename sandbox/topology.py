@@ -19,7 +19,7 @@ import secrets
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import httpx
 
@@ -53,6 +53,7 @@ class LocalChain:
     dlq_url: str | None = None
     trigger: QueueTrigger | None = None
     log_dir: Path = field(default_factory=Path)
+    served: dict[str, str] = field(default_factory=dict)  # database name -> the file served as its backup
 
     def fire_cron(self, body: dict[str, Any], timeout: float = 120.0) -> httpx.Response:
         """POST the cron trigger's input to dispatch, as the platform does: no bearer token."""
@@ -75,11 +76,11 @@ class LocalChain:
             progress[upload["Key"]] = sum(p["Size"] for p in parts.get("Parts", []))
         return progress
 
-    def expected_sha256(self, backup_id: str, size: int, key: str) -> str:
-        """What the sandbox served for this backup (computed from its generator, not from the copy)."""
+    def expected_sha256(self, backup_id: str, size: int, key: str, database: str = "") -> str:
+        """What the sandbox served for this backup (from its generator or file, not from the copy)."""
         from sandbox.blobs import sha256_hex
 
-        return sha256_hex(backup_id, size)
+        return sha256_hex(backup_id, size, self.served.get(database))
 
     def object_sha256(self, key: str) -> str:
         hasher = hashlib.sha256()
@@ -127,15 +128,18 @@ def _client(service: str, endpoint: str) -> Any:
                         aws_access_key_id=FAKE_ACCESS_KEY, aws_secret_access_key=FAKE_SECRET_KEY)
 
 
-def _start_sandbox_api(children: Children, config: str, export_delay: float | None) -> dict[str, str]:
+def start_sandbox_api(children: Children, config: str, export_delay: float | None,
+                      serve_files: Sequence[str] = ()) -> dict[str, str]:
+    """``python -m sandbox`` as a child; its address. ``serve_files``: ``DATABASE=PATH`` each."""
     args = ["-m", "sandbox", "--port", str(free_port()), "--config", config]
+    args += [arg for spec in serve_files for arg in ("--serve-file", spec)]
     if export_delay is not None:
         args += ["--export-delay", str(export_delay)]
     child = children.start_python("sandbox-api", args, clean_env())
     return json.loads(child.first_line())
 
 
-def _start_moto(children: Children) -> str:
+def start_moto(children: Children) -> str:
     port = free_port()
     child = children.start_python("moto", ["-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], clean_env())
     url = f"http://127.0.0.1:{port}"
@@ -226,15 +230,16 @@ def function_env(api: dict[str, str], moto: str, *, queue_url: str | None, notif
 @contextmanager
 def local_chain(*, config: str = "demo", inline: bool = False, export_delay: float | None = None,
                 log_dir: Path | None = None, dispatch_env: dict[str, str] | None = None,
-                copy_env: dict[str, str] | None = None) -> Iterator[LocalChain]:
+                copy_env: dict[str, str] | None = None, served: dict[str, str] | None = None) -> Iterator[LocalChain]:
     """Start the whole chain on loopback; everything is stopped when the block ends.
 
-    ``dispatch_env`` and ``copy_env`` add settings to one function (e.g. ``SLACK_SIGNING_SECRET``)."""
+    ``dispatch_env`` and ``copy_env`` add settings to one function (e.g. ``SLACK_SIGNING_SECRET``);
+    ``served`` maps database names to files the sandbox serves as their newest backups."""
     with ExitStack() as stack:
         children = stack.enter_context(Children(log_dir))
         sink = stack.enter_context(WebhookSink())
-        api = _start_sandbox_api(children, config, export_delay)
-        moto = _start_moto(children)
+        api = start_sandbox_api(children, config, export_delay, [f"{n}={p}" for n, p in (served or {}).items()])
+        moto = start_moto(children)
         s3 = _client("s3", moto)
         s3.create_bucket(Bucket=BUCKET)
         sqs = _client("sqs", moto) if not inline else None
@@ -245,7 +250,8 @@ def local_chain(*, config: str = "demo", inline: bool = False, export_delay: flo
         chain = LocalChain(api=api, s3=s3, bucket=BUCKET, sink=sink, webhook_secret=secret,
                            dispatch_url=start_function(children, "dispatch",
                                                       {**env, "HTTP_AUTH_TOKENS": token, **(dispatch_env or {})}),
-                           auth_token=token, sqs=sqs, queue_url=queue_url, dlq_url=dlq_url, log_dir=children.log_dir)
+                           auth_token=token, sqs=sqs, queue_url=queue_url, dlq_url=dlq_url, log_dir=children.log_dir,
+                           served=dict(served or {}))
         if not inline:
             # no bearer token: queue deliveries carry none
             chain.copy_url = start_function(children, "copy", {**env, **(copy_env or {})})

@@ -42,3 +42,18 @@ def test_demo_exits_non_zero_when_nothing_could_be_copied():
     assert "no copy was started" in result.stdout
     assert "something failed" in result.stdout
     assert _children_left(result.stdout) == []
+
+
+def test_demo_ends_with_a_restore_check_where_postgresql_runs():
+    from sandbox.postgres import unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"{reason}; the demo's restore check needs a real PostgreSQL server")
+
+    result = _demo("--database", "inventory", "--inline")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Restore check" in result.stdout and "sha256 ok" in result.stdout
+    assert result.stdout.count("equal") == 2 and "DIFFERENT" not in result.stdout
+    assert _children_left(result.stdout) == []

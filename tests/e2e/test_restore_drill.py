@@ -14,10 +14,10 @@ from typing import Iterator
 import pytest
 
 from sandbox.api import SandboxServer
+from sandbox.postgres import LocalPostgres
 from sandbox.state import SandboxConfig
 from shared.copying.run import run_job
 from tests.fixtures.cli import Result, cli_settings, run_cli
-from tests.fixtures.postgres import PostgresServer
 from tests.integration.test_copy_helpers import Bucket, fast_clients, job_for, make_settings, s3_client
 
 SOURCE = "drill_source"
@@ -49,7 +49,7 @@ FROM generate_series(1, 30000) AS i;
 
 @dataclass
 class Drill:
-    pg: PostgresServer
+    pg: LocalPostgres
     archive: Path
     fingerprints: dict[str, str]
     bucket: Bucket
@@ -60,14 +60,8 @@ class Drill:
         return run_cli(self.settings, *args, cwd=cwd)
 
 
-def fingerprints(pg: PostgresServer, database: str) -> dict[str, str]:
-    """Each table's row count and the MD5 of all its rows in a fixed order."""
-    return {table: pg.sql(database, f"SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\\n' "
-                                    f"ORDER BY t::text), '')) FROM {table} t") for table in TABLES}
-
-
 @pytest.fixture(scope="module")
-def drill(postgres: PostgresServer, moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
+def drill(postgres: LocalPostgres, moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
     postgres.create_database(SOURCE)
     postgres.sql(SOURCE, FILL)
     archive = postgres.dump(SOURCE, tmp_path_factory.mktemp("drill") / "source.dump")
@@ -80,7 +74,7 @@ def drill(postgres: PostgresServer, moto_server: str, tmp_path_factory: pytest.T
         job = job_for(sandbox, "inventory")
         report = run_job(job, settings, clients=fast_clients(settings))
         assert report.outcome == "copied", report
-        yield Drill(postgres, archive, fingerprints(postgres, SOURCE), bucket, job.object_key,
+        yield Drill(postgres, archive, postgres.fingerprints(SOURCE), bucket, job.object_key,
                     cli_settings(sandbox, bucket=bucket.name, s3=moto_server))
 
 
@@ -106,7 +100,7 @@ def test_restore_into_a_fresh_database_equals_the_source(drill: Drill) -> None:
 
     assert result.code == 0, result.stderr
     assert result.json()["tables"] == len(TABLES)
-    assert fingerprints(drill.pg, target) == drill.fingerprints
+    assert drill.pg.fingerprints(target) == drill.fingerprints
     assert drill.pg.sql(target, "SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_by_customer'") == "1"
     assert drill.pg.password not in result.stdout + result.stderr
 
@@ -115,15 +109,15 @@ def test_a_non_empty_target_is_refused_unless_clean(drill: Drill) -> None:
     target = drill.pg.create_database("drill_again")
     assert drill.cli("restore", drill.key, "--to", drill.pg.url(target)).code == 0
     drill.pg.sql(target, "DELETE FROM events WHERE kind = 1")
-    changed = fingerprints(drill.pg, target)
+    changed = drill.pg.fingerprints(target)
 
     refused = drill.cli("restore", drill.key, "--to", drill.pg.url(target))
     assert refused.code == 1 and "[target_not_empty]" in refused.stderr
-    assert fingerprints(drill.pg, target) == changed
+    assert drill.pg.fingerprints(target) == changed
 
     cleaned = drill.cli("restore", drill.key, "--to", drill.pg.url(target), "--clean")
     assert cleaned.code == 0, cleaned.stderr
-    assert fingerprints(drill.pg, target) == drill.fingerprints
+    assert drill.pg.fingerprints(target) == drill.fingerprints
 
 
 def test_a_copy_whose_bytes_changed_is_never_committed(drill: Drill) -> None:

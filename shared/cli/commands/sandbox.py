@@ -5,6 +5,7 @@ The only command that imports ``sandbox`` (lazily): the rest of the tool never d
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import threading
@@ -33,6 +34,10 @@ def sandbox(config: Annotated[str, typer.Option(help="The seeded project: defaul
 
     if config not in ("default", "demo"):
         raise typer.BadParameter("default or demo", param_hint="--config")
+    for spec in serve_file or []:
+        name, _, path = spec.partition("=")
+        if not name or not os.path.isfile(path):
+            raise typer.BadParameter("DATABASE=PATH of an existing file", param_hint="--serve-file")
     with Session(json_output, debug, verbose) as session:
         stopping = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
