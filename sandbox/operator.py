@@ -43,12 +43,12 @@ def _create_bucket(s3_url: str) -> None:
 
 def _settings(api: dict[str, str], s3_url: str, log_dir: Path) -> dict[str, str]:
     return {
-        "SCW_API_URL": api["base_url"],
-        "SCW_SECRET_KEY": api["token"],
-        "SCW_ACCESS_KEY": FAKE_ACCESS_KEY,
-        "SCW_DEFAULT_PROJECT_ID": api["project_id"],
-        "SCW_DEFAULT_ORGANIZATION_ID": api["organization_id"],
-        "SCW_DEFAULT_REGION": api["region"],
+        "SCALEWAY_API_URL": api["base_url"],
+        "SCALEWAY_SECRET_KEY": api["token"],
+        "SCALEWAY_ACCESS_KEY": FAKE_ACCESS_KEY,
+        "SCALEWAY_PROJECT_ID": api["project_id"],
+        "SCALEWAY_ORGANIZATION_ID": api["organization_id"],
+        "SCALEWAY_REGION": api["region"],
         "SCW_CONFIG_PATH": str(log_dir / "no-scw-config.yaml"),  # never a real profile
         "S3_ENDPOINT_URL": s3_url,
         "S3_REGION": MOTO_REGION,

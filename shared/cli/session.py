@@ -99,7 +99,7 @@ class Session:
 
     def _hint(self, exc: BaseException) -> str:
         if isinstance(exc, ScalewayUnavailable) and exc.api_status is None and "settings" in self.__dict__:
-            return f"; is the API reachable at {redact_url(self.settings.scw_api_url)} (SCW_API_URL)?"
+            return f"; is the API reachable at {redact_url(self.settings.scw_api_url)} (SCALEWAY_API_URL)?"
         return ""
 
     def _install_logging(self) -> None:
@@ -135,7 +135,7 @@ class _RetryNotes(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         fields = getattr(record, "fields", None) or {}
-        if record.name != "shared.scaleway.client" or fields.get("error") not in _RETRYABLE_CODES:
+        if not record.name.startswith("shared.scaleway") or fields.get("error") not in _RETRYABLE_CODES:
             return
         call = (fields.get("method"), fields.get("path"))
         self.attempts[call] = attempt = self.attempts.get(call, 0) + 1

@@ -18,7 +18,7 @@ from sandbox.postgres import LocalPostgres
 from sandbox.state import SandboxConfig
 from shared.copying.run import run_job
 from tests.fixtures.cli import Result, cli_settings, run_cli
-from tests.integration.test_copy_helpers import Bucket, fast_clients, job_for, make_settings, s3_client
+from tests.fixtures.copying import Bucket, fast_clients, job_for, make_settings, s3_client
 
 SOURCE = "drill_source"
 TABLES = ("public.customers", "public.orders", "public.events")

@@ -14,9 +14,7 @@ from sandbox.api import SandboxServer
 from shared.copying.run import run_job
 from shared.restore.tools import find_tool
 from tests.fixtures.cli import cli_settings, invoke
-from tests.integration.test_copy_helpers import (  # noqa: F401  (the bucket fixture)
-    Bucket, bucket, fast_clients, job_for, make_settings,
-)
+from tests.fixtures.copying import Bucket, fast_clients, job_for, make_settings
 
 NO_TOKEN = "00000000-0000-0000-0000-000000000000"
 
@@ -90,7 +88,7 @@ def test_an_unknown_database_is_not_found_and_exit_1(env):
 
 
 def test_wrong_token_is_one_line_and_exit_2(sandbox, env):
-    result = invoke({**env, "SCW_SECRET_KEY": NO_TOKEN}, "latest")
+    result = invoke({**env, "SCALEWAY_SECRET_KEY": NO_TOKEN}, "latest")
     assert result.code == 2
     assert result.stderr.count("\n") == 1 and "[scaleway_authentication_denied]" in result.stderr
     assert NO_TOKEN not in result.stderr

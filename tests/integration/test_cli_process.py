@@ -15,7 +15,7 @@ import pytest
 from sandbox.api import SandboxServer
 from sandbox.processes import free_port
 from tests.fixtures.cli import ROOT, cli_settings, run_cli
-from tests.integration.test_copy_helpers import Bucket, bucket  # noqa: F401  (the bucket fixture)
+from tests.fixtures.copying import Bucket
 
 
 @pytest.mark.parametrize("setting,value", [("API_RATE_LIMIT", "500"), ("HANDOFF_MODE", "bogus")])
@@ -45,7 +45,7 @@ def test_debug_adds_the_traceback(sandbox: SandboxServer):
 def test_an_unreachable_api_says_what_it_tries_then_fails(sandbox: SandboxServer):
     dead = f"http://127.0.0.1:{free_port()}"
 
-    result = run_cli({**cli_settings(sandbox), "SCW_API_URL": dead}, "backups")
+    result = run_cli({**cli_settings(sandbox), "SCALEWAY_API_URL": dead}, "backups")
 
     lines = result.stderr.splitlines()
     assert result.code == 1
@@ -93,7 +93,7 @@ def test_sandbox_serves_until_interrupted(tmp_path: Path):
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert set(document["settings"]) >= {"SCW_API_URL", "SCW_SECRET_KEY", "S3_ENDPOINT_URL", "BACKUP_BUCKET"}
+    assert set(document["settings"]) >= {"SCALEWAY_API_URL", "SCALEWAY_SECRET_KEY", "S3_ENDPOINT_URL", "BACKUP_BUCKET"}
     assert backups.code == 0, backups.stderr
     [row] = backups.json()["backups"]
     assert row["size"] == archive.stat().st_size and row["verified_copy"] is False

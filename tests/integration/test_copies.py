@@ -15,9 +15,7 @@ from shared.copying.run import run_job
 from shared.errors import DestinationExists, IntegrityError
 from shared.settings import DEFAULT_KEY_TEMPLATE
 from shared.storage import ObjectStore
-from tests.integration.test_copy_helpers import (  # noqa: F401  (the bucket fixture)
-    Bucket, bucket, fast_clients, job_for, make_settings,
-)
+from tests.fixtures.copying import Bucket, fast_clients, job_for, make_settings
 
 
 @pytest.fixture
@@ -69,7 +67,7 @@ def test_lists_our_copies_per_database_by_name_or_id(sandbox, bucket, copied, st
 def test_a_retention_lock_is_listed(sandbox, moto_reset):
     from datetime import datetime, timedelta, timezone
 
-    from tests.integration.test_copy_helpers import s3_client
+    from tests.fixtures.copying import s3_client
 
     s3 = s3_client(moto_reset)
     s3.create_bucket(Bucket="locked-copies", ObjectLockEnabledForBucket=True,

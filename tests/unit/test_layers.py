@@ -38,7 +38,10 @@ def test_every_contract_is_kept() -> None:
     ("shared/settings.py", "import shared.dispatch.request", "Layers: handlers and the CLI"),
     ("shared/dispatch/plan.py", "import httpx", "Pure decisions do no I/O"),
     ("shared/copying/steps.py", "import shared.copying.run", "Copying: the route, then the use case"),
-], ids=["library->sandbox", "handler->cli", "adapter->use-case", "settings->dispatch", "pure->httpx", "step->use-case"])
+    ("shared/cli/commands/copies.py", "import sandbox.api", "The shipped code never imports the sandbox"),
+    ("shared/copies/listing.py", "import shared.restore.run", "Layers: handlers and the CLI"),
+], ids=["library->sandbox", "handler->cli", "adapter->use-case", "settings->dispatch", "pure->httpx", "step->use-case",
+        "cli-command->sandbox", "copies->restore"])
 def test_a_wrong_import_breaks_its_contract(tmp_path: Path, module: str, wrong_import: str, contract: str) -> None:
     for part in ("handlers", "shared", "sandbox"):
         shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
