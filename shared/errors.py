@@ -82,6 +82,12 @@ class ConfigurationError(BackupExportError):
     code = "configuration_error"
 
 
+class ObjectLockNotEnabled(ConfigurationError):
+    """``OBJECT_LOCK_MODE`` is set but the bucket has no Object Lock (only a new bucket can get it)."""
+
+    code = "object_lock_not_enabled"
+
+
 # --- The Scaleway API (upstream) ----------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from typing_extensions import Annotated
 from shared.errors import ConfigurationError
 from shared.scw_config import ScwConfigFileSource
 from shared.keys import key_template_problem
-from shared.targets import NotifyTarget, parse_targets
+from shared.targets import NotifyTarget, heartbeat_template_problem, heartbeat_url_problem, parse_targets
 from shared.urls import is_host_pattern
 
 DEFAULT_KEY_TEMPLATE = "{database_name}/{created_at:%Y/%m/%d}/{backup_id}.dump"
@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     # --- Dispatch policy -----------------------------------------------------------------------
     max_age_hours: float = Field(default=36.0, gt=0, le=24 * 30)
     job_deadline_hours: float = Field(default=20.0, gt=0, le=24 * 7)
+    # A database whose newest verified copy's restore point is older than this is stale.
+    stale_after_hours: float = Field(default=30.0, ge=1, le=24 * 90)
 
     # --- Copy ----------------------------------------------------------------------------------
     download_host_allowlist: CommaList = Field(default_factory=lambda: SCALEWAY_S3_HOSTS.split(","), min_length=1)
@@ -112,10 +114,20 @@ class Settings(BaseSettings):
     verify_part_md5: bool = True
     keep_last: int | None = Field(default=None, ge=1, le=100_000)
     keep_days: float | None = Field(default=None, gt=0, le=365 * 100)
+    keep_min: int = Field(default=1, ge=1, le=100_000)  # pruning never leaves fewer verified copies
+    keep_daily: int | None = Field(default=None, ge=1, le=100_000)
+    keep_weekly: int | None = Field(default=None, ge=1, le=100_000)
+    keep_monthly: int | None = Field(default=None, ge=1, le=100_000)
+    keep_yearly: int | None = Field(default=None, ge=1, le=100_000)
+    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] | None = None
+    object_lock_days: int | None = Field(default=None, ge=1, le=365 * 100)
 
     # --- Notifications -------------------------------------------------------------------------
     # JSON list of {"url", "format", "secret", "events"}, parsed once into typed targets.
     notify_targets: Annotated[list[NotifyTarget], NoDecode] = Field(default_factory=list, repr=False)
+    # Push-style heartbeats for an outside monitor; both URLs may hold a token.
+    heartbeat_url: SecretStr | None = None
+    heartbeat_url_template: SecretStr | None = None
 
     # --- Logging -------------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -141,12 +153,14 @@ class Settings(BaseSettings):
 
     @field_validator("grafana_webhook_secret", "slack_signing_secret", "grafana_timestamp_header",
                      "scw_default_project_id", "scw_default_organization_id", "backup_bucket",
-                     "s3_endpoint_url", "queue_url", "queue_endpoint_url", "copy_function_url", mode="before")
+                     "s3_endpoint_url", "queue_url", "queue_endpoint_url", "copy_function_url", "heartbeat_url",
+                     "heartbeat_url_template", "object_lock_mode", "object_lock_days", "keep_daily", "keep_weekly",
+                     "keep_monthly", "keep_yearly", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "object_lock_mode", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
@@ -213,6 +227,22 @@ class Settings(BaseSettings):
             raise ValueError("must be printable and hold no '..' segment")
         return prefix
 
+    @field_validator("heartbeat_url")
+    @classmethod
+    def _heartbeat_url(cls, value: SecretStr | None) -> SecretStr | None:
+        problem = heartbeat_url_problem(value.get_secret_value()) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("heartbeat_url_template")
+    @classmethod
+    def _heartbeat_template(cls, value: SecretStr | None) -> SecretStr | None:
+        problem = heartbeat_template_problem(value.get_secret_value()) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @field_validator("notify_targets", mode="before")
     @classmethod
     def _targets(cls, value: Any) -> Any:
@@ -229,6 +259,14 @@ class Settings(BaseSettings):
         if missing:  # a ConfigurationError passes through pydantic as it is
             raise ConfigurationError(f"HANDOFF_MODE={self.handoff_mode} needs {', '.join(missing)}",
                                      details={"settings": missing})
+        return self
+
+    @model_validator(mode="after")
+    def _object_lock_pair(self) -> Settings:
+        if (self.object_lock_mode is None) != (self.object_lock_days is None):
+            names = ["OBJECT_LOCK_DAYS", "OBJECT_LOCK_MODE"]
+            raise ConfigurationError("OBJECT_LOCK_MODE and OBJECT_LOCK_DAYS are set together or not at all",
+                                     details={"settings": names})
         return self
 
     # --- Derived values ------------------------------------------------------------------------
@@ -258,6 +296,12 @@ class Settings(BaseSettings):
     @property
     def queue_endpoint(self) -> str:
         return self.queue_endpoint_url or f"https://sqs.mnq.{self.queue_region_name}.scaleway.com"
+
+    @property
+    def prunes(self) -> bool:
+        """Pruning is off unless a rule that lets copies go is set (``KEEP_MIN`` alone only protects)."""
+        rules = (self.keep_last, self.keep_days, self.keep_daily, self.keep_weekly, self.keep_monthly, self.keep_yearly)
+        return any(rule is not None for rule in rules)
 
     @property
     def secret_key(self) -> str | None:

@@ -1,9 +1,13 @@
-"""Where notices go: ``NOTIFY_TARGETS``, read once when the settings load.
+"""Where notices go: ``NOTIFY_TARGETS``, read once when the settings load; and where heartbeats go.
 
 A target is a URL, a format, an optional Standard Webhooks secret (generic format only) and the
 events it wants. Slack and Discord webhook URLs are credentials (the token is in the path), so
 a target is only ever shown as ``scheme://host``, and an invalid one is reported by its index and
 field, never by its value.
+
+Heartbeats (``HEARTBEAT_URL``, ``HEARTBEAT_URL_TEMPLATE``) follow the push convention of
+healthchecks.io, Cronitor and Uptime Kuma: ``<url>/start``, ``<url>`` (success), ``<url>/fail``.
+Their URLs usually hold a token too: the same rule applies.
 """
 
 from __future__ import annotations
@@ -11,15 +15,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import string
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from shared.errors import ConfigurationError
 
-EventType = Literal["backup.copied", "backup.copy_failed"]
-EVENT_TYPES: tuple[EventType, ...] = ("backup.copied", "backup.copy_failed")
+EventType = Literal["backup.copied", "backup.copy_failed", "backup.stale", "backup.run_summary"]
+EVENT_TYPES: tuple[EventType, ...] = ("backup.copied", "backup.copy_failed", "backup.stale", "backup.run_summary")
 Format = Literal["generic", "slack", "slack_reply", "discord", "teams"]
 
 
@@ -64,12 +69,17 @@ class NotifyTarget(BaseModel):
     @property
     def host(self) -> str:
         """``scheme://host[:port]``: all that may be shown of a target."""
-        parts = urlsplit(self.url)
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{parts.hostname}{port}"
+        return shown_host(self.url)
 
     def wants(self, event_type: str) -> bool:
         return event_type in self.events
+
+
+def shown_host(url: str) -> str:
+    """``scheme://host[:port]`` of a URL whose path or query may hold a token."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 def _is_whsec(raw: str) -> bool:
@@ -108,3 +118,53 @@ def _describe(exc: ValidationError) -> str:
             field = "unknown field"  # never echo an unknown key: it may be a pasted URL
         problems.append(f"{field}: {error['msg']}")
     return "; ".join(problems)
+
+
+# --- Heartbeats -----------------------------------------------------------------------------------
+
+PingKind = Literal["start", "success", "fail"]
+HEARTBEAT_FIELDS = frozenset({"database_name", "database_id"})
+_SAMPLE_ID = "00000000-0000-4000-8000-000000000000"
+
+
+def ping_url(base: str, kind: PingKind) -> str:
+    """``<base>/start``, ``<base>`` or ``<base>/fail``; a query string (Uptime Kuma's) stays in place."""
+    if kind == "success":
+        return base
+    parts = urlsplit(base)
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{kind}"))
+
+
+def render_heartbeat(template: str, *, database_name: str, database_id: str) -> str:
+    """The per-database heartbeat URL; the name is URL-encoded (it becomes one path segment or value)."""
+    return template.format(database_name=quote(database_name, safe=""), database_id=quote(str(database_id), safe=""))
+
+
+def heartbeat_url_problem(url: str) -> str | None:
+    """What is wrong with a ``HEARTBEAT_URL``, or None (never quoting it: it may hold a token)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a port that is not a number in range)
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL with a host"
+    return None
+
+
+def heartbeat_template_problem(template: str) -> str | None:
+    """What is wrong with a ``HEARTBEAT_URL_TEMPLATE``, or None: known fields only, one of them
+    used (else every database would ping the same check), and a valid URL once rendered."""
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError:
+        return "is not a valid format string"
+    if names - HEARTBEAT_FIELDS:
+        return "may only use the fields {database_name} and {database_id}"
+    if not names:
+        return "must contain {database_name} or {database_id}"
+    try:
+        rendered = render_heartbeat(template, database_name="db", database_id=_SAMPLE_ID)
+    except (ValueError, KeyError, IndexError, AttributeError):
+        return "cannot be rendered (check each field's format spec)"
+    return heartbeat_url_problem(rendered)

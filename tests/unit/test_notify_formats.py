@@ -187,7 +187,8 @@ def test_targets_parse_with_defaults() -> None:
         {"url": "https://receiver.example:8443/hook?k=v", "secret": SECRET},
         {"url": SLACK_URL, "format": "slack", "events": ["backup.copy_failed"]},
     ]))
-    assert generic.format == "generic" and generic.events == ["backup.copied", "backup.copy_failed"]
+    assert generic.format == "generic" and generic.events == ["backup.copied", "backup.copy_failed", "backup.stale",
+                                                               "backup.run_summary"]  # every type by default
     assert generic.host == "https://receiver.example:8443"
     assert slack.host == "https://hooks.example.com" and not slack.wants("backup.copied")
     assert "whsec" not in repr(generic)

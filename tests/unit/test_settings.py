@@ -171,6 +171,16 @@ def test_api_url_loses_its_trailing_slash(monkeypatch):
     ("HTTP_AUTH_TOKENS", "short"),
     ("SLACK_ALLOWED_USER_IDS", "<@everyone>"),
     ("LOG_LEVEL", "LOUD"),
+    ("STALE_AFTER_HOURS", "0.5"),
+    ("KEEP_MIN", "0"),
+    ("KEEP_DAILY", "-1"),
+    ("KEEP_WEEKLY", "many"),
+    ("KEEP_MONTHLY", "0"),
+    ("KEEP_YEARLY", "1.5"),
+    ("OBJECT_LOCK_MODE", "FOREVER"),
+    ("HEARTBEAT_URL", "ftp://hc-ping.example/SECRETPING"),
+    ("HEARTBEAT_URL_TEMPLATE", "https://hc-ping.example/SECRETPING/{backup_id}"),
+    ("HEARTBEAT_URL_TEMPLATE", "https://hc-ping.example/SECRETPING"),  # every database would ping one check
 ])
 def test_a_bad_setting_is_one_configuration_error_naming_it_never_its_value(monkeypatch, env, value):
     monkeypatch.setenv(env, value)
@@ -249,3 +259,29 @@ def test_chat_ops_settings(monkeypatch):
     assert settings.slack_signing_secret.get_secret_value() == "s3cr3t" and "s3cr3t" not in repr(settings)
     assert settings.slack_allowed_user_ids == ["U1", "U2"]
     assert settings.grafana_webhook_secret is None and settings.grafana_signature_headers == ["X-Sig"]
+
+
+def test_watch_and_retention_settings(monkeypatch):
+    defaults = Settings()
+    assert (defaults.stale_after_hours, defaults.keep_min, defaults.heartbeat_url, defaults.object_lock_mode) == (
+        30, 1, None, None)
+    assert not defaults.prunes
+
+    monkeypatch.setenv("KEEP_MIN", "3")  # protects, but never turns pruning on by itself
+    assert not Settings().prunes
+    monkeypatch.setenv("KEEP_WEEKLY", "8")
+    monkeypatch.setenv("OBJECT_LOCK_MODE", "compliance")
+    monkeypatch.setenv("OBJECT_LOCK_DAYS", "30")
+    monkeypatch.setenv("HEARTBEAT_URL", "https://hc-ping.example/SECRETPING")
+    monkeypatch.setenv("HEARTBEAT_URL_TEMPLATE", "https://hc-ping.example/KEY/{database_name}")
+    settings = Settings()
+    assert settings.prunes and settings.keep_weekly == 8 and settings.object_lock_mode == "COMPLIANCE"
+    assert settings.heartbeat_url.get_secret_value().endswith("SECRETPING") and "SECRETPING" not in repr(settings)
+
+
+@pytest.mark.parametrize("env", ["OBJECT_LOCK_MODE", "OBJECT_LOCK_DAYS"])
+def test_object_lock_needs_its_mode_and_its_days(monkeypatch, env):
+    monkeypatch.setenv(env, "GOVERNANCE" if env == "OBJECT_LOCK_MODE" else "7")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert caught.value.details == {"settings": ["OBJECT_LOCK_DAYS", "OBJECT_LOCK_MODE"]}
