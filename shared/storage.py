@@ -5,7 +5,8 @@ builds the real one lazily with the checksum settings Scaleway needs: boto3 >= 1
 otherwise send ``aws-chunked`` bodies with an ``x-amz-trailer`` that Scaleway rejects.
 Every botocore error becomes a ``StorageError`` (``from exc``); messages name the key, never
 a URL. Part bodies do not go through boto3 at all: ``upload_part_url`` presigns a PUT that
-``shared.copying.engine`` streams to.
+``shared.copying.engine`` streams to. With ``OBJECT_LOCK_MODE`` the store gives each published
+copy its retention (``shared.object_lock``) and deletes all the versions of a pruned copy.
 """
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from shared import object_lock
 from shared.aws import client_config, error_code
+from shared.clock import utcnow
 from shared.errors import ConfigurationError, StorageError
 from shared.keys import is_ours
+from shared.ledger import FOLDER as LEDGER_FOLDER
+from shared.object_lock import ObjectLock
 from shared.parts import MAX_PART_SIZE, iter_parts, part_size_for
 
 if TYPE_CHECKING:
@@ -68,11 +73,17 @@ def _strip(etag: str) -> str:
 
 class ObjectStore:
     def __init__(self, s3_client: Any, bucket: str, *, copy_limit: int = MAX_PART_SIZE,
-                 copy_part_size: int = COPY_PART_SIZE) -> None:
+                 copy_part_size: int = COPY_PART_SIZE, lock: ObjectLock | None = None,
+                 now: Callable[[], datetime] = utcnow) -> None:
         self.s3 = s3_client
         self.bucket = bucket
         self.copy_limit = copy_limit  # the largest object one CopyObject may copy
         self.copy_part_size = copy_part_size
+        self.lock = lock
+        self._now = now
+        self._lock_checked = False
+        if lock is not None:
+            object_lock.add_empty_body_md5(s3_client)
 
     @classmethod
     def from_settings(cls, settings: "Settings", *, max_attempts: int | None = None) -> "ObjectStore":
@@ -91,7 +102,10 @@ class ObjectStore:
             aws_secret_access_key=secret,
             config=s3_config(**retries),
         )
-        return cls(client, settings.backup_bucket)
+        lock = None
+        if settings.object_lock_mode and settings.object_lock_days:
+            lock = ObjectLock(settings.object_lock_mode, settings.object_lock_days)
+        return cls(client, settings.backup_bucket, lock=lock)
 
     def close(self) -> None:
         """Release the client's connection pool (a warm instance builds a new store per job)."""
@@ -137,21 +151,44 @@ class ObjectStore:
             legal_hold=resp.get("ObjectLockLegalHoldStatus") == "ON",
         )
 
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``, all pages (1,000 keys a request)."""
+        with _translated("list", prefix):
+            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
     def list_copies(self, prefix: str) -> list[StoredObject]:
         """Our copies under ``prefix`` (recognised by metadata; anything else is left alone)."""
         found: list[StoredObject] = []
-        with _translated("list", prefix):
-            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-            keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
-        for key in keys:
+        for key in self.list_keys(prefix):
+            if LEDGER_FOLDER in key.split("/"):
+                continue  # the ledger's markers (shared.ledger), never a copy
             obj = self.head(key)
             if obj is not None and is_ours(obj.metadata):
                 found.append(obj)
         return found
 
+    def put_marker(self, key: str) -> None:
+        """An empty object (a ledger entry). Its MD5 is sent: a bucket's default retention wants one."""
+        with _translated("put", key):
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=b"", ContentMD5=object_lock.EMPTY_BODY_MD5,
+                               ContentType="application/octet-stream")
+
     def delete(self, key: str) -> None:
+        """Delete ``key``; with Object Lock (a versioned bucket) every version of it, so the space is
+        freed: a locked version makes it fail (pruning never asks for one)."""
+        if self.lock is not None:
+            for version_id in object_lock.versions_of(self.s3, self.bucket, key):
+                object_lock.delete_version(self.s3, self.bucket, key, version_id)
+            return
         with _translated("delete", key):
             self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def check_object_lock(self) -> None:
+        """With ``OBJECT_LOCK_MODE``: the bucket must have Object Lock (``ObjectLockNotEnabled``)."""
+        if self.lock is not None and not self._lock_checked:
+            object_lock.check_lock_enabled(self.s3, self.bucket)
+            self._lock_checked = True
 
     def iter_object(self, key: str, chunk: int = 1 << 20, *, start: int = 0,
                     if_match: str | None = None) -> Iterator[bytes]:
@@ -170,10 +207,16 @@ class ObjectStore:
     # --- multipart -------------------------------------------------------------------------
 
     def create_multipart(self, key: str, metadata: dict[str, str], storage_class: str = "STANDARD") -> str:
+        """An upload of streamed parts: without retention (see ``shared.object_lock``), but with
+        ``OBJECT_LOCK_MODE`` only once the bucket is known to have Object Lock."""
+        self.check_object_lock()
+        return self._create(key, metadata, storage_class)
+
+    def _create(self, key: str, metadata: dict[str, str], storage_class: str, **extra: Any) -> str:
         with _translated("create multipart upload", key):
             resp = self.s3.create_multipart_upload(
                 Bucket=self.bucket, Key=key, Metadata=metadata, StorageClass=storage_class,
-                ContentType="application/octet-stream",
+                ContentType="application/octet-stream", **extra,
             )
         return resp["UploadId"]
 
@@ -187,12 +230,13 @@ class ObjectStore:
 
     def complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> str:
         """Complete with ``(part_number, etag)`` pairs; returns the object's ETag."""
+        return _strip(self._complete(key, upload_id, parts).get("ETag", ""))
+
+    def _complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> dict[str, Any]:
         body = {"Parts": [{"PartNumber": n, "ETag": f'"{_strip(e)}"'} for n, e in sorted(parts)]}
         with _translated("complete multipart upload", key):
-            resp = self.s3.complete_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload=body
-            )
-        return _strip(resp.get("ETag", ""))
+            return self.s3.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                                     MultipartUpload=body)
 
     def abort(self, key: str, upload_id: str) -> None:
         with _translated("abort multipart upload", key):
@@ -231,22 +275,27 @@ class ObjectStore:
         """Rewrite the object's metadata (and storage class) by copying it onto itself.
 
         ``if_match`` (an ETag) makes sure the object is still the one we verified. Objects
-        above 5 GiB cannot be copied in one request: they are copied part by part.
+        above 5 GiB cannot be copied in one request: they are copied part by part. With
+        ``OBJECT_LOCK_MODE`` this copy carries the retention, and the version it replaces goes.
         """
+        retention = self.lock.copy_arguments(self._now()) if self.lock is not None else {}
         if size <= self.copy_limit:
             extra = {"CopySourceIfMatch": f'"{if_match}"'} if if_match else {}
             with _translated("replace metadata", key):
-                self.s3.copy_object(
+                resp = self.s3.copy_object(
                     Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": key},
                     Metadata=metadata, MetadataDirective="REPLACE", StorageClass=storage_class,
-                    ContentType="application/octet-stream", **extra,
+                    ContentType="application/octet-stream", **extra, **retention,
                 )
-            return
-        self._multipart_copy(key, metadata, storage_class, size, if_match)
+            version = resp.get("VersionId")
+        else:
+            version = self._multipart_copy(key, metadata, storage_class, size, if_match, retention)
+        if self.lock is not None:
+            object_lock.drop_other_versions(self.s3, self.bucket, key, keep=version)
 
     def _multipart_copy(self, key: str, metadata: dict[str, str], storage_class: str, size: int,
-                        if_match: str | None) -> None:
-        upload_id = self.create_multipart(key, metadata, storage_class)
+                        if_match: str | None, retention: dict[str, Any]) -> str | None:
+        upload_id = self._create(key, metadata, storage_class, **retention)
         extra = {"CopySourceIfMatch": f'"{if_match}"'} if if_match else {}
         try:
             etags = []
@@ -258,7 +307,7 @@ class ObjectStore:
                         CopySourceRange=part.range_header, **extra,
                     )
                 etags.append((part.number, resp["CopyPartResult"]["ETag"]))
-            self.complete(key, upload_id, etags)
+            return self._complete(key, upload_id, etags).get("VersionId")
         except BaseException:
             self._abort_quietly(key, upload_id)
             raise
