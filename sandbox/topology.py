@@ -23,6 +23,7 @@ from typing import Any, Iterator, Sequence
 
 import httpx
 
+from shared.ledger import FOLDER as LEDGER_FOLDER
 from shared.observability import JsonFormatter
 from sandbox.processes import Children, free_port
 from sandbox.queue_trigger import QueueTrigger
@@ -60,9 +61,10 @@ class LocalChain:
         return httpx.post(self.dispatch_url, json=body, timeout=timeout)
 
     def stored(self) -> dict[str, int]:
-        """Object key -> size, for every object in the bucket."""
+        """Object key -> size, for every copy in the bucket (the ledger's entries left out)."""
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
-        return {o["Key"]: o["Size"] for page in pages for o in page.get("Contents", [])}
+        return {o["Key"]: o["Size"] for page in pages for o in page.get("Contents", [])
+                if not o["Key"].startswith(f"{LEDGER_FOLDER}/")}
 
     def uploading(self) -> dict[str, int]:
         """Key -> bytes uploaded so far, for each multipart upload in progress (copies running now)."""

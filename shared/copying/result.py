@@ -74,6 +74,8 @@ class CopyResult:
     pruned: tuple[str, ...] = ()
     prune_errors: tuple[str, ...] = ()
     notifications: tuple[dict[str, Any], ...] = ()
+    heartbeat: dict[str, Any] | None = None  # the per-database ping (HEARTBEAT_URL_TEMPLATE), host only
+    ledger_error: str | None = None  # the copy's freshness entry could not be written (shared.ledger)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in (None, (), [])}

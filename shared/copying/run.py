@@ -4,7 +4,7 @@ Order, chosen so that every step is safe to repeat:
 check (a verified copy at the key ends the job) -> ask the API for the backup and a fresh link
 (never a URL from the message) -> allowlist the link's host -> stream the parts -> complete ->
 verify (size, multipart ETag, SHA-256) -> stamp the SHA-256 into the metadata (the mark of a
-verified copy) -> prune -> notify.
+verified copy) -> record it in the ledger and ping its heartbeat -> prune -> notify.
 
 Outcomes (``shared.copying.result.copy_status`` turns them into statuses): ``copied`` and
 ``already_copied``; ``continued`` (the copy handed itself a continuation before the function
@@ -31,6 +31,7 @@ from shared.clock import SYSTEM_CLOCK, Clock
 from shared.copying.engine import Transfer, transfer_clients
 from shared.copying.ports import BackupSource, CopyStore, Notifier, Requeue
 from shared.copying.pruning import prune_copies
+from shared.copying.record import record_verified
 from shared.copying.result import CopyError, CopyResult, FoundCopied, HandedOver, Published
 from shared.copying.steps import CopyRun
 from shared.errors import BackupExportError, DeadlineExceeded, ExportNotReady
@@ -117,10 +118,12 @@ def _execute(run: CopyRun, notifier: Notifier | None, clock: Clock) -> CopyResul
 
 def _published(run: CopyRun, base: CopyResult, step: Published, notifier: Notifier | None,
                clock: Clock) -> CopyResult:
+    recorded = record_verified(run.store, run.settings, run.job)
     pruned = prune_copies(run.store, run.settings, run.job, clock.now())
     result = replace(base, outcome="copied", size=step.size, sha256=step.sha256, parts=step.parts,
                      seconds=step.seconds, throughput_mb_s=step.throughput_mb_s,
-                     pruned=pruned.deleted, prune_errors=pruned.errors)
+                     pruned=pruned.deleted, prune_errors=pruned.errors,
+                     heartbeat=recorded.heartbeat, ledger_error=recorded.ledger_error)
     return replace(result, notifications=_send(notifier, _copied_event(run, step)))
 
 
