@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
+from shared.dispatch.freshness import Freshness
 from shared.dispatch.plan import PlanEntry
 from shared.errors import BackupExportError
 
@@ -21,6 +22,7 @@ class DatabaseOutcome:
     error_code: str | None = None
     error_message: str | None = None
     retryable: bool = False
+    freshness: Freshness | None = None  # None when it could not be read (or for a database not found)
 
     @classmethod
     def failed(cls, entry: PlanEntry, exc: BackupExportError) -> DatabaseOutcome:
@@ -45,6 +47,8 @@ class DatabaseOutcome:
         }
         if self.status == "failed":
             out["error"] = {"code": self.error_code, "message": self.error_message}
+        if self.freshness is not None:
+            out["freshness"] = self.freshness.to_dict()
         return out
 
 
@@ -64,10 +68,22 @@ class DispatchResult:
     dry_run: bool
     requested_by: str
     databases: tuple[DatabaseOutcome, ...] = ()
+    announced: tuple[str, ...] = ()  # databases a backup.stale notice was sent for in this run
+    notifications: tuple[dict[str, Any], ...] = ()  # delivery results of the run's own notices
+    heartbeats: tuple[dict[str, Any], ...] = ()  # HEARTBEAT_URL pings (host only, never the URL)
 
     @property
     def summary(self) -> dict[str, int]:
         return dict(Counter(o.status for o in self.databases))
+
+    @property
+    def freshness(self) -> tuple[Freshness, ...]:
+        """Each database's freshness, where it could be read."""
+        return tuple(o.freshness for o in self.databases if o.freshness is not None)
+
+    @property
+    def stale(self) -> tuple[str, ...]:
+        return tuple(f.database_name for f in self.freshness if f.stale)
 
     @property
     def status(self) -> int:
@@ -79,5 +95,9 @@ class DispatchResult:
             "dry_run": self.dry_run,
             "requested_by": self.requested_by,
             "summary": self.summary,
+            "stale": list(self.stale),
+            "announced": list(self.announced),
             "databases": [o.to_dict() for o in self.databases],
+            "notifications": list(self.notifications),
+            "heartbeats": list(self.heartbeats),
         }

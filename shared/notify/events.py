@@ -1,5 +1,6 @@
 """What a notice says: the event model (the generic format's JSON body), the advice per error
-code, and the events built from what a copy knows (``backup.copied``, ``backup.copy_failed``).
+code, and the events built from what a copy knows (``backup.copied``, ``backup.copy_failed``) and
+from what a dispatch run found (``backup.stale``, ``backup.run_summary``).
 
 Error messages are redacted and clipped here, before any target sees them; the renderers for
 each receiver are in ``shared.notify.formats``.
@@ -12,7 +13,7 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.targets import EventType
 from shared.units import human_size
@@ -46,6 +47,9 @@ ADVICE: dict[str, str] = {
     "scaleway_quotas_exceeded": "A Scaleway quota was reached. Check the project's quotas.",
     "scaleway_rate_limited": "The Scaleway API rate-limited us. It is retried; lower API_RATE_LIMIT if it repeats.",
     "scaleway_unavailable": "The Scaleway API was unavailable. It is retried automatically.",
+    "object_lock_not_enabled": "OBJECT_LOCK_MODE is set but the bucket has no Object Lock, which S3 only "
+    "turns on when a bucket is created. Create a bucket with Object Lock and point BACKUP_BUCKET at it, or "
+    "unset OBJECT_LOCK_MODE and OBJECT_LOCK_DAYS.",
 }
 DEFAULT_ADVICE = "Look up the run id in the function logs for the details."
 
@@ -85,6 +89,59 @@ class EventData(BaseModel):
     failure: Failure | None = None
 
 
+class RestorePointData(BaseModel):
+    """A backup a verified copy (or the API) offers to restore."""
+
+    model_config = ConfigDict(frozen=True)
+
+    backup_id: str
+    created_at: datetime
+    age_hours: float | None = None
+    size_bytes: int | None = None
+
+
+class StaleData(BaseModel):
+    """``backup.stale``: no verified copy newer than ``stale_after_hours`` for this database."""
+
+    model_config = ConfigDict(frozen=True)
+
+    database_name: str
+    database_id: str
+    stale_after_hours: float
+    last_copy: RestorePointData | None = None  # the newest verified copy's backup, if any
+    watching_since: datetime | None = None  # with no copy at all: since when it is watched
+    latest_backup: RestorePointData | None = None  # the newest ready backup the API offers
+    this_run: str  # what this run did for the database: handed_off, failed, too_old, ...
+    error_code: str | None = None
+    advice: str
+    run_id: str
+
+
+class SummaryLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    database_name: str | None = None
+    database_id: str | None = None
+    status: str
+    stale: bool = False
+    age_hours: float | None = None  # of the newest verified copy's restore point
+    error_code: str | None = None
+
+
+class RunSummaryData(BaseModel):
+    """``backup.run_summary``: one line per database of a dispatch run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    requested_by: str
+    counts: dict[str, int]  # per status, plus "stale"
+    stale: list[str] = Field(default_factory=list)  # names needing attention, for chat formats
+    failed: list[str] = Field(default_factory=list)
+    too_old: list[str] = Field(default_factory=list)
+    databases: list[SummaryLine] = Field(default_factory=list)
+
+
 class NotificationEvent(BaseModel):
     """The generic format's JSON body: ``{"type", "id", "timestamp", "data"}``."""
 
@@ -93,7 +150,7 @@ class NotificationEvent(BaseModel):
     type: EventType
     id: str
     timestamp: datetime
-    data: EventData
+    data: EventData | StaleData | RunSummaryData
 
 
 def event_id(event_type: str, backup_id: str) -> str:
@@ -151,4 +208,34 @@ def failed_event(
         size_human=None if size is None else human_size(size), location=where, failure=failure,
     )
     return NotificationEvent(type="backup.copy_failed", id=event_id("backup.copy_failed", str(backup_id)),
+                             timestamp=_at(occurred_at), data=data)
+
+
+STALE_ADVICE: dict[str, str] = {
+    "handed_off": "A copy was handed off in this run. If none arrives, check the queue trigger, the copy "
+    "function's logs and the dead-letter queue.",
+    "too_old": "Scaleway offers no recent backup of this database: check its backups in the console.",
+    "no_ready_backup": "Scaleway offers no ready backup of this database: check its backups in the console.",
+    "failed": "This run could not hand off a copy: see the error code and the dispatch logs.",
+    "copy_in_progress": "A copy is under way; if this notice repeats, that copy is stuck: check the copy "
+    "function's logs.",
+}
+STALE_DEFAULT_ADVICE = ("Check that the nightly dispatch runs (HEARTBEAT_URL), the copy function's logs, the "
+                        "dead-letter queue and the API and bucket credentials.")
+
+
+def stale_advice(this_run: str) -> str:
+    return STALE_ADVICE.get(this_run, STALE_DEFAULT_ADVICE)
+
+
+def stale_event(data: StaleData, *, period: int, occurred_at: datetime | None = None) -> NotificationEvent:
+    """``period`` numbers the reminder (one per ``STALE_AFTER_HOURS``): a reminder is a new notice,
+    while two runs announcing the same staleness at once send the same id."""
+    about = data.last_copy.backup_id if data.last_copy else "none"
+    return NotificationEvent(type="backup.stale", id=event_id("backup.stale", f"{data.database_id}:{about}:{period}"),
+                             timestamp=_at(occurred_at), data=data)
+
+
+def run_summary_event(data: RunSummaryData, *, occurred_at: datetime | None = None) -> NotificationEvent:
+    return NotificationEvent(type="backup.run_summary", id=event_id("backup.run_summary", data.run_id),
                              timestamp=_at(occurred_at), data=data)

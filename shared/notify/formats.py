@@ -1,5 +1,6 @@
 """How each receiver wants a notice: pure renderers, event -> (headers, body). The events
-themselves are built in ``shared.notify.events``; ``shared.notify.delivery`` sends them.
+themselves are built in ``shared.notify.events``, what they say in ``shared.notify.texts``;
+``shared.notify.delivery`` sends them.
 
 Every text that comes from data (database names, error messages) is clipped to the receiver's
 documented limits, so a long name or message never turns a notice into a 400. Discord's 6,000
@@ -13,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from shared.notify.events import NotificationEvent, clip
-from shared.units import human_duration
+from shared.notify.texts import alarming, facts, summary, title, when
 
 USERNAME = "sdb-backup-export"
 JSON = "application/json"
@@ -28,47 +29,6 @@ DISCORD_FIELDS, DISCORD_NAME, DISCORD_VALUE, DISCORD_FOOTER = 10, 20, 250, 200
 DISCORD_TOTAL = 6000
 # Teams: a message is at most ~28 KB; facts are clipped so a card stays far below it.
 TEAMS_FACT, TEAMS_TEXT = 1000, 4000
-
-def _when(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def title(event: NotificationEvent) -> str:
-    verb = "Backup copied" if event.type == "backup.copied" else "Backup copy failed"
-    return f"{verb}: {event.data.database_name}"
-
-
-def summary(event: NotificationEvent) -> str:
-    data = event.data
-    if data.failure:
-        return f"{data.failure.code}: {data.failure.message}\nWhat to do: {data.failure.advice}"
-    speed = f" ({data.throughput_mb_s} MB/s)" if data.throughput_mb_s is not None else ""
-    where = data.location.uri if data.location else "the bucket"
-    return f"{data.size_human} in {human_duration(data.duration_seconds or 0)}{speed}, verified, stored at {where}"
-
-
-def facts(event: NotificationEvent) -> list[tuple[str, str]]:
-    """Label/value rows shared by every chat format (at most 10)."""
-    data = event.data
-    rows = [("Database", f"{data.database_name} ({data.database_id})"), ("Backup", data.backup_id)]
-    if data.backup_created_at:
-        rows.append(("Backup created", _when(data.backup_created_at)))
-    if data.size_bytes is not None:
-        rows.append(("Size", f"{data.size_human} ({data.size_bytes:,} bytes)"))
-    if data.duration_seconds is not None:
-        rows.append(("Duration", human_duration(data.duration_seconds)))
-    if data.throughput_mb_s is not None:
-        rows.append(("Throughput", f"{data.throughput_mb_s} MB/s"))
-    if data.location:
-        rows += [("Location", data.location.uri), ("URL", data.location.url)]
-    if data.sha256:
-        rows.append(("SHA-256", data.sha256))
-    if data.failure:
-        rows += [("Error", data.failure.code), ("Tried", data.failure.tried or "-")]
-    if data.run_id:
-        rows.append(("Run", data.run_id))
-    return rows[:10]
-
 
 def _json(payload: object) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -104,7 +64,7 @@ def render_slack(event: NotificationEvent) -> tuple[dict[str, str], bytes]:
         {"type": "header", "text": {"type": "plain_text", "text": clip(title(event), SLACK_HEADER), "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": clip(_slack_escape(summary(event)), SLACK_TEXT)}},
         {"type": "section", "fields": fields},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{event.type} · {_when(event.timestamp)}"}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{event.type} · {when(event.timestamp)}"}]},
     ]
     text = clip(_slack_escape(f"{title(event)} — {summary(event)}"), SLACK_TEXT)
     return {"content-type": JSON}, _json({"text": text, "blocks": blocks})
@@ -118,7 +78,7 @@ def render_slack_reply(event: NotificationEvent) -> tuple[dict[str, str], bytes]
 
 
 def render_discord(event: NotificationEvent) -> tuple[dict[str, str], bytes]:
-    failed = event.data.failure is not None
+    failed = alarming(event)
     embed = {
         "title": clip(title(event), DISCORD_TITLE),
         "description": clip(summary(event), DISCORD_DESCRIPTION),
@@ -147,7 +107,7 @@ def discord_embed_chars(embed: dict) -> int:
 
 
 def render_teams(event: NotificationEvent) -> tuple[dict[str, str], bytes]:
-    failed = event.data.failure is not None
+    failed = alarming(event)
     card = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",

@@ -13,6 +13,9 @@ from botocore.exceptions import ClientError
 from sandbox.api import SandboxServer
 from shared.copying.pruning import preview_from_settings, preview_pruning
 from shared.copying.run import run_job
+from shared.dispatch.request import DispatchRequest
+from shared.dispatch.run import run_dispatch
+from shared.errors import ObjectLockNotEnabled
 from shared.keys import copy_metadata, object_key
 from shared.models import CopyJob
 from shared.settings import DEFAULT_KEY_TEMPLATE
@@ -91,6 +94,11 @@ def test_pruning_keeps_locked_copies_as_kept_never_as_an_error(copy_sandbox: San
 def test_a_bucket_without_object_lock_is_said_clearly(copy_sandbox: SandboxServer, bucket: Bucket):
     settings = make_settings(copy_sandbox, bucket, **LOCK)
 
+    with pytest.raises(ObjectLockNotEnabled) as refused:
+        run_dispatch(DispatchRequest(), settings=settings, requested_by="cron", inline_runner=lambda job: None)
+    assert "OBJECT_LOCK_MODE" in refused.value.message and "created" in refused.value.message
+    assert copy_sandbox.stats.snapshot()["exports"] == 0  # said before any export
+
     result = run_job(job_for(copy_sandbox, "blog"), settings, clients=fast_clients(settings))
     assert (result.outcome, result.error.code) == ("failed", "object_lock_not_enabled")
     assert "OBJECT_LOCK_MODE" in result.error.message and "created" in result.error.message
@@ -121,7 +129,13 @@ def test_keep_min_keeps_the_last_copies_while_exports_fail(copy_sandbox: Sandbox
     assert [c.key for c in plan.delete] == [old[13]]
     assert {k.copy.key: k.reasons for k in plan.keep} == {old[d]: ("keep_min",) for d in (10, 11, 12)}
 
+    # WHEN exports still fail, a run copies and prunes nothing
+    copy_sandbox.faults.set_error_rate("export_backup", 1.0, status=412)
+    failing = run_dispatch(DispatchRequest(), settings=settings, requested_by="cron", inline_runner=lambda job: None)
+    assert failing.summary == {"failed": 2} and sorted(bucket.objects()) == sorted(old.values())
+
     # WHEN an export finally works, the copy prunes, and still leaves KEEP_MIN copies
+    copy_sandbox.faults.set_error_rate("export_backup", 0.0)
     job = job_for(copy_sandbox, "shop")
     result = run_job(job, settings, clients=fast_clients(settings))
     assert result.outcome == "copied" and sorted(result.pruned) == sorted([old[12], old[13]])
