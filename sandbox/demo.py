@@ -1,12 +1,14 @@
 """``make demo``: the whole chain on this machine, no account, no network.
 
-Starts the sandbox Scaleway API, moto (S3 + SQS), a webhook sink, both functions under
-functions-framework and the queue trigger; fires the nightly cron event at dispatch; shows
-the copies as they run; then checks every object's SHA-256 against the backup it came from
-and lists the notifications; where PostgreSQL is installed, a real database's dump is copied
-too and restored from the bucket (``sandbox.drill``). Exits non-zero if anything failed.
+Starts the sandbox Scaleway API, moto (S3 + SQS), a webhook sink, a monitor (stale notices,
+run summaries, heartbeats), both functions under functions-framework and the queue trigger;
+fires the nightly cron event at dispatch; shows the copies as they run; then checks every
+object's SHA-256 against the backup it came from and lists the notifications; where PostgreSQL
+is installed, a real database's dump is copied too and restored from the bucket
+(``sandbox.drill``); it ends with each database's freshness. Exits non-zero if anything failed.
 
     python -m sandbox.demo [--inline] [--keep-running] [--database NAME ...]
+    python -m sandbox.demo --stop-copies blog   # blog's copies stopped three nights ago: see it noticed
     python -m sandbox.demo --real --database NAME   # real Scaleway, settings from the environment
 """
 
@@ -24,6 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.table import Table
 
+from sandbox import demo_watch
 from sandbox.drill import DATABASE as DRILL_DATABASE
 from sandbox.drill import DemoDrill, demo_drill
 from shared.errors import BackupExportError
@@ -56,7 +59,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-restore-check", action="store_true",
                         help=f"skip the restore check (a real PostgreSQL database, {DRILL_DATABASE}, dumped, "
                              "copied and restored; on by default where PostgreSQL is installed)")
-    return parser.parse_args(argv)
+    parser.add_argument("--stop-copies", metavar="NAME", default=None,
+                        help="scenario: NAME's copies stopped three nights ago (the queue loses its jobs); "
+                             "see the backup.stale notice and the missing heartbeat")
+    args = parser.parse_args(argv)
+    if args.stop_copies and (args.inline or args.real):
+        parser.error("--stop-copies plays on the local queue topology: drop --inline and --real")
+    return args
 
 
 def open_chain(args: argparse.Namespace, drill: DemoDrill | None) -> AbstractContextManager[Any]:
@@ -182,6 +191,8 @@ def run_chain(args: argparse.Namespace, console: Console, drill: DemoDrill | Non
     try:
         console.print(f"[bold]dispatch[/] {chain.dispatch_url}   [bold]copy[/] {chain.copy_url or '(inline)'}")
         console.print(f"[bold]logs[/] {chain.log_dir}")
+        if args.stop_copies:
+            demo_watch.stop_copies_of(chain, args.stop_copies, console, args.timeout)
         body = {"database_names": args.database} if args.database else {}
         console.print(f"cron event -> POST {chain.dispatch_url}  {json.dumps(body)}")
         with console.status("dispatch is planning and requesting exports" + (" (and copying inline)" if args.inline else "")):
@@ -191,7 +202,9 @@ def run_chain(args: argparse.Namespace, console: Console, drill: DemoDrill | Non
         for entry in report.get("databases", []):
             if entry.get("status") != "handed_off":
                 console.print(f"  [dim]{entry.get('database_name')}: {entry.get('status')} ({entry.get('reason')})[/]")
-        jobs = jobs_from(report)
+        jobs = [job for job in jobs_from(report) if job.database != args.stop_copies]
+        if args.stop_copies:
+            console.print(f"  [dim]{args.stop_copies}: handed off, and lost by the queue (the scenario)[/]")
         finished = watch(chain, jobs, console, args.timeout) if jobs else True
         if not finished:
             console.print(f"[red]copies still running after {args.timeout:.0f}s[/]")
@@ -213,6 +226,11 @@ def run_chain(args: argparse.Namespace, console: Console, drill: DemoDrill | Non
             console.print(f"[red]{dead} job(s) in the dead-letter queue[/]")
         restored = restore_check(chain, jobs, verified, drill, console)
         ok = answer.status_code == 200 and finished and all(verified.values()) and not dead and bool(jobs) and restored
+        noticed = show_watch(chain, body, args, console)
+        if args.stop_copies:
+            ok = ok and bool(noticed)
+            console.print(f"[bold green]{args.stop_copies}'s stopped copies were noticed: {noticed}[/]" if noticed
+                          else f"[bold red]{args.stop_copies}'s stopped copies went unnoticed[/]")
         console.print("[bold green]all copies verified[/]" if ok else "[bold red]something failed: see above and the logs[/]")
         if args.keep_running:
             console.print("servers keep running; Ctrl-C stops them")
@@ -222,6 +240,28 @@ def run_chain(args: argparse.Namespace, console: Console, drill: DemoDrill | Non
     finally:
         with console.status("stopping every process..."):
             chain_cm.__exit__(None, None, None)
+
+
+def show_watch(chain: Any, body: dict[str, Any], args: argparse.Namespace, console: Console) -> str:
+    """The monitor's notices and heartbeats, then the freshness table; how a stopped database
+    (``--stop-copies``) was noticed, "" if it was not. With ``--real`` there is no local monitor:
+    notices and heartbeats go where NOTIFY_TARGETS and HEARTBEAT_URL say."""
+    if chain.watch_notices():
+        console.print(demo_watch.watch_table(chain))
+    with console.status("reading every database's freshness (a dry run of dispatch)"):
+        report = demo_watch.freshness(chain, body, args.timeout)
+    dispatch_beats, pinged = demo_watch.heartbeat_lines(chain)
+    if chain.monitor is not None:
+        console.print(f"dispatch heartbeat: {' -> '.join(dispatch_beats) or 'none (a run for some databases only)'}")
+    console.print(demo_watch.freshness_table(report, pinged if chain.monitor is not None else None))
+    if not args.stop_copies:
+        return "not asked"
+    stale_notices = [json.loads(r.body)["data"].get("database_name") for r in chain.watch_notices()
+                     if json.loads(r.body)["type"] == "backup.stale"]
+    if args.stop_copies not in stale_notices or args.stop_copies in pinged:
+        return ""
+    signs = ["a backup.stale notice", "no heartbeat from its copy"]
+    return ", ".join(signs + (["the dispatch heartbeat failed"] if "fail" in dispatch_beats else []))
 
 
 def _styled(state: str) -> str:

@@ -4,6 +4,7 @@ What it reproduces: each message body is POSTed to the target as ``application/j
 a 2xx answer deletes the message; an answer >= 300 or a broken connection leaves it, so it
 comes back after the queue's visibility timeout; after three failed tries it goes to the
 dead-letter queue (or is dropped when there is none); at most 10 requests are in flight.
+``lose`` turns it into a queue that silently drops some jobs (the demo's "copies stop" scenario).
 
     python -m sandbox.queue_trigger --queue-url URL --endpoint URL --target URL
 """
@@ -17,7 +18,7 @@ import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 
@@ -37,6 +38,7 @@ class TriggerStats:
     failed_tries: int = 0
     dead_lettered: int = 0
     dropped: int = 0
+    lost: int = 0
     in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -46,7 +48,7 @@ class TriggerStats:
 
     def snapshot(self) -> dict[str, int]:
         with self.lock:
-            return {k: getattr(self, k) for k in ("delivered", "failed_tries", "dead_lettered", "dropped", "in_flight")}
+            return {k: getattr(self, k) for k in ("delivered", "failed_tries", "dead_lettered", "dropped", "lost", "in_flight")}
 
 
 class QueueTrigger:
@@ -80,6 +82,7 @@ class QueueTrigger:
         self._own_counts: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.lose: Callable[[str], bool] | None = None  # a message body it is true of vanishes undelivered
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -158,6 +161,11 @@ class QueueTrigger:
 
     def deliver(self, message: dict[str, Any]) -> bool:
         """POST one message; delete it on 2xx, otherwise count the failed try."""
+        if self.lose is not None and self.lose(message["Body"]):
+            self._delete(message)
+            self.stats.add("lost")
+            log_event(logger, "message lost on purpose", logging.WARNING, message_id=message["MessageId"])
+            return False
         status = self._post(message["Body"])
         if status is not None and 200 <= status < 300:
             self._delete(message)

@@ -2,7 +2,8 @@
 
     sandbox API  <-  dispatch (functions-framework)  ->  SQS queue (moto)  ->  queue trigger
                      copy (functions-framework)  <-------------------------------'
-                     copy  ->  bucket (moto S3)  ->  webhook sink
+                     copy  ->  bucket (moto S3)  ->  webhook sink (copy notices)
+                     dispatch, copy  ->  monitor sink (stale notices, run summaries, heartbeats)
 
 Every server is a real process on its own free port (the sink and the trigger run as threads
 of the caller). ``local_chain`` stops all of it on the way out, whatever happened.
@@ -36,7 +37,8 @@ BUCKET = "sdb-backups"
 QUEUE = "sdb-backup-export-jobs"
 COPY_TIMEOUT_SECONDS = 100  # local copies take seconds; a longer one continues in a new invocation
 # Settings a developer's shell might hold: the local chain must not inherit them.
-_OURS = ("SCW_", "S3_", "QUEUE_", "BACKUP_", "NOTIFY_", "COPY_", "HTTP_AUTH", "HANDOFF_", "DOWNLOAD_", "KEEP_")
+_OURS = ("SCW_", "S3_", "QUEUE_", "BACKUP_", "NOTIFY_", "COPY_", "HTTP_AUTH", "HANDOFF_", "DOWNLOAD_", "KEEP_",
+         "HEARTBEAT_", "STALE_", "OBJECT_LOCK_")
 
 
 @dataclass
@@ -48,6 +50,7 @@ class LocalChain:
     webhook_secret: str
     dispatch_url: str
     auth_token: str
+    monitor: WebhookSink | None = None  # stale notices and run summaries (/hooks/watch), heartbeats (/ping/...)
     copy_url: str | None = None
     sqs: Any = None
     queue_url: str | None = None
@@ -102,7 +105,16 @@ class LocalChain:
         return "\n".join(parts)
 
     def notifications(self) -> list[Any]:
+        """The copy notices (``backup.copied``, ``backup.copy_failed``) the webhook sink received."""
         return [r for r in self.sink.requests if r.method == "POST"]
+
+    def watch_notices(self) -> list[Any]:
+        """The stale notices and run summaries the monitor received."""
+        return [r for r in self.monitor.requests if r.method == "POST"] if self.monitor else []
+
+    def heartbeats(self) -> list[str]:
+        """The paths pinged on the monitor, in order (``/ping/dispatch/start``, ``/ping/db/shop``, ...)."""
+        return [r.path for r in self.monitor.requests if r.method == "GET"] if self.monitor else []
 
     def jobs_pending(self) -> int:
         """Jobs not yet copied to the end: in the queue (visible or being delivered) or in flight.
@@ -171,10 +183,21 @@ def start_function(children: Children, name: str, env: dict[str, str]) -> str:
     return url
 
 
-def sink_target(sink: WebhookSink) -> tuple[str, dict[str, Any]]:
+COPY_EVENTS = ["backup.copied", "backup.copy_failed"]
+WATCH_EVENTS = ["backup.stale", "backup.run_summary"]
+
+
+def sink_target(sink: WebhookSink, path: str = "/hooks/backups",
+                events: list[str] = COPY_EVENTS) -> tuple[str, dict[str, Any]]:
     """A fresh signing secret and the NOTIFY_TARGETS entry that points at the sink with it."""
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-    return secret, {"url": sink.url + "/hooks/backups", "format": "generic", "secret": secret}
+    return secret, {"url": sink.url + path, "format": "generic", "secret": secret, "events": events}
+
+
+def heartbeat_env(monitor: WebhookSink) -> tuple[dict[str, str], dict[str, str]]:
+    """HEARTBEAT_URL for dispatch, HEARTBEAT_URL_TEMPLATE for copy, both on the monitor."""
+    return ({"HEARTBEAT_URL": f"{monitor.url}/ping/dispatch"},
+            {"HEARTBEAT_URL_TEMPLATE": f"{monitor.url}/ping/db/{{database_name}}"})
 
 
 def run_trigger(stack: ExitStack, children: Children, trigger: QueueTrigger) -> QueueTrigger:
@@ -236,10 +259,13 @@ def local_chain(*, config: str = "demo", inline: bool = False, export_delay: flo
     """Start the whole chain on loopback; everything is stopped when the block ends.
 
     ``dispatch_env`` and ``copy_env`` add settings to one function (e.g. ``SLACK_SIGNING_SECRET``);
-    ``served`` maps database names to files the sandbox serves as their newest backups."""
+    ``served`` maps database names to files the sandbox serves as their newest backups. Copy
+    notices go to ``sink``; stale notices, run summaries and heartbeats to ``monitor``, so each
+    can be counted on its own."""
     with ExitStack() as stack:
         children = stack.enter_context(Children(log_dir))
         sink = stack.enter_context(WebhookSink())
+        monitor = stack.enter_context(WebhookSink())
         api = start_sandbox_api(children, config, export_delay, [f"{n}={p}" for n, p in (served or {}).items()])
         moto = start_moto(children)
         s3 = _client("s3", moto)
@@ -247,16 +273,20 @@ def local_chain(*, config: str = "demo", inline: bool = False, export_delay: flo
         sqs = _client("sqs", moto) if not inline else None
         queue_url, dlq_url = _create_queues(sqs) if sqs else (None, None)
         secret, target = sink_target(sink)
-        env = function_env(api, moto, queue_url=queue_url, notify=[target], log_dir=children.log_dir)
+        _, watch_target = sink_target(monitor, "/hooks/watch", WATCH_EVENTS)
+        watch_target["secret"] = secret  # one secret for the demo to check every signature with
+        dispatch_beat, copy_beat = heartbeat_env(monitor)
+        env = function_env(api, moto, queue_url=queue_url, notify=[target, watch_target], log_dir=children.log_dir)
         token = secrets.token_urlsafe(24)
-        chain = LocalChain(api=api, s3=s3, bucket=BUCKET, sink=sink, webhook_secret=secret,
-                           dispatch_url=start_function(children, "dispatch",
-                                                      {**env, "HTTP_AUTH_TOKENS": token, **(dispatch_env or {})}),
+        dispatch_env = {**env, **dispatch_beat, **({} if not inline else copy_beat), "HTTP_AUTH_TOKENS": token,
+                        **(dispatch_env or {})}
+        chain = LocalChain(api=api, s3=s3, bucket=BUCKET, sink=sink, webhook_secret=secret, monitor=monitor,
+                           dispatch_url=start_function(children, "dispatch", dispatch_env),
                            auth_token=token, sqs=sqs, queue_url=queue_url, dlq_url=dlq_url, log_dir=children.log_dir,
                            served=dict(served or {}))
         if not inline:
             # no bearer token: queue deliveries carry none
-            chain.copy_url = start_function(children, "copy", {**env, **(copy_env or {})})
+            chain.copy_url = start_function(children, "copy", {**env, **copy_beat, **(copy_env or {})})
             _log_to_file("sandbox.queue_trigger", children.log_dir / "queue-trigger.log", stack)
             chain.trigger = run_trigger(stack, children, QueueTrigger(sqs, queue_url, chain.copy_url, dlq_url=dlq_url))
         yield chain

@@ -33,7 +33,23 @@ def test_demo_copies_verifies_and_cleans_up(mode: list[str]):
     assert result.stdout.count("sha256 ok") == 2
     assert result.stdout.count("backup.copied") == 2
     assert "all copies verified" in result.stdout
+    assert "Freshness: each database's newest verified copy" in result.stdout  # the table it ends with
+    assert "backup.run_summary" in result.stdout and "STALE" not in result.stdout
     assert _children_left(result.stdout) == []
+
+
+def test_the_stopped_copies_scenario_shows_the_stale_notice_and_the_missing_heartbeat():
+    result = _demo("--database", "shop", "--database", "blog", "--stop-copies", "blog")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "handed off, and lost by the queue" in out and out.count("sha256 ok") == 1  # shop's copy only
+    assert "backup.stale" in out and "blog's stopped copies were noticed" in out
+    freshness = out[out.index("Freshness: each database's newest verified copy"):]
+    blog_row = next(line for line in freshness.splitlines() if "blog" in line)
+    shop_row = next(line for line in freshness.splitlines() if "shop" in line)
+    assert "STALE" in blog_row and "MISSING" in blog_row
+    assert "fresh" in shop_row and "received" in shop_row
+    assert _children_left(out) == []
 
 
 def test_demo_exits_non_zero_when_nothing_could_be_copied():
