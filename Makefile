@@ -24,11 +24,16 @@ demo: $(STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
 
-# Benchmarks print figures (never part of `make test`). BENCH_SIZES=1GiB,8GiB for the full copy table.
+# Benchmarks print figures (never part of `make test`). BENCH_SIZES=1GiB,8GiB for the full copy
+# table (8 GiB: about 20 minutes), BENCH_RUNS runs per figure (medians). scripts/bench_tools.sh
+# installs the other copy tools (the aws CLI into .venv-bench, rclone from Debian) when it can.
 BENCH_SIZES ?= 1GiB
+BENCH_RUNS ?= 3
 bench: $(STAMP)
+	scripts/bench_tools.sh
+	$(PY) tests/benchmarks/bench_coldstart.py --runs $(BENCH_RUNS)
 	$(PY) tests/benchmarks/bench_dispatch.py --databases 1000
-	$(PY) tests/benchmarks/bench_copy.py --sizes $(BENCH_SIZES)
+	$(PY) tests/benchmarks/bench_copy.py --sizes $(BENCH_SIZES) --runs $(BENCH_RUNS)
 
 # Runtime dependencies as musllinux wheels into package/ (shipped in the zip).
 package: $(STAMP)
@@ -39,4 +44,4 @@ deploy-check: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/deploy
 
 clean:
-	rm -rf $(VENV) package .serverless .pytest_cache node_modules
+	rm -rf $(VENV) .venv-bench package .serverless .pytest_cache node_modules

@@ -3,6 +3,8 @@
 ``copy_tool.py ours <job.json> <settings.json>``: the copy use case, as the function runs it.
 ``copy_tool.py naive <link> <endpoint> <bucket> <key>``: the usual script, httpx stream ->
 boto3 ``upload_fileobj`` (with the checksum settings Scaleway needs, else it would not work there).
+``copy_tool.py pump <link> <endpoint> <bucket> <key> <size>``: our streaming engine with neither
+hash, into a multipart upload: what moving the bytes costs (a measuring aid, not a way to copy).
 """
 
 from __future__ import annotations
@@ -50,19 +52,37 @@ class _Stream:
         return data[:size]
 
 
-def naive(link: str, endpoint: str, bucket: str, key: str) -> None:
+def _s3(endpoint: str):  # type: ignore[no-untyped-def]
     import boto3
-    import httpx
-    from boto3.s3.transfer import TransferConfig
 
     from shared.storage import s3_config
 
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="fr-par", aws_access_key_id="SCWXXXXXXXXXXXXXXXXX",
-                      aws_secret_access_key="11111111-2222-3333-4444-555555555555", config=s3_config())
+    return boto3.client("s3", endpoint_url=endpoint, region_name="fr-par", aws_access_key_id="SCWXXXXXXXXXXXXXXXXX",
+                        aws_secret_access_key="11111111-2222-3333-4444-555555555555", config=s3_config())
+
+
+def pump(link: str, endpoint: str, bucket: str, key: str, size: str) -> None:
+    from shared.copying.engine import Progress, Transfer, transfer_clients
+    from shared.copying.parts import part_size_for
+    from shared.storage import ObjectStore
+
+    store, length = ObjectStore(_s3(endpoint), bucket), int(size)
+    upload_id = store.create_multipart(key, {})
+    progress = Progress(length, part_size_for(length), sha256=None)
+    Transfer(*transfer_clients(), verify_md5=False).run(link, progress,
+                                                        lambda n: store.upload_part_url(key, upload_id, n))
+    store.complete(key, upload_id, [(p.part_number, p.etag) for p in progress.parts])
+
+
+def naive(link: str, endpoint: str, bucket: str, key: str) -> None:
+    import httpx
+    from boto3.s3.transfer import TransferConfig
+
+    s3 = _s3(endpoint)
     with httpx.stream("GET", link, timeout=60) as response:
         response.raise_for_status()
         s3.upload_fileobj(_Stream(response), bucket, key, Config=TransferConfig(multipart_chunksize=16 << 20))
 
 
 if __name__ == "__main__":
-    {"ours": ours, "naive": naive}[sys.argv[1]](*sys.argv[2:])
+    {"ours": ours, "naive": naive, "pump": pump}[sys.argv[1]](*sys.argv[2:])
