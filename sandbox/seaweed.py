@@ -99,6 +99,9 @@ class SeaweedS3:
         self._ports = {flag: free_port() for flag in _PORT_FLAGS}
         self.endpoint = f"http://127.0.0.1:{self._ports['s3.port']}"
         self._children = Children(self._dir)
+        # Each bucket is a collection with volumes of its own, by default 7 at its first write:
+        # grow one at a time, so a session can make hundreds of fresh buckets. HOME and TMPDIR
+        # keep weed's config look-up and log files inside the data directory.
         env = {"PATH": "/usr/bin:/bin", "HOME": str(self._dir), "TMPDIR": str(self._dir / "tmp"),
                "WEED_MASTER_VOLUME_GROWTH_COPY_1": "1"}
         argv = [*self.command_prefix, weed_binary(), "-logtostderr", "server", *self._flags()]
@@ -112,6 +115,8 @@ class SeaweedS3:
             "name": "tests", "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
             "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
         ports = [f"-{flag}={port}" for flag, port in self._ports.items()]
+        # Volumes are not preallocated, so a high -volume.max costs nothing; the Iceberg and Lance
+        # listeners would take fixed ports; -volume.preStopSeconds=0: nothing to drain on stop.
         return [
             f"-dir={self._dir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", *ports,
             "-filer", "-s3", f"-s3.config={config}", "-s3.port.iceberg=0", "-s3.port.lance=0",
@@ -154,7 +159,9 @@ class SeaweedS3:
         from shared.storage import s3_config
 
         attempts = config.pop("max_attempts", None)
-        extra = Config(retries={"mode": "standard", "max_attempts": attempts}, **config) if attempts else Config(**config)
+        if attempts:
+            config["retries"] = {"mode": "standard", "max_attempts": attempts}
+        extra = Config(**config)
         return boto3.client("s3", endpoint_url=self.endpoint, region_name=self.region,
                             aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key,
                             config=s3_config().merge(extra))

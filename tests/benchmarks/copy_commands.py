@@ -64,8 +64,8 @@ class Commands:
         if tool == "rclone":
             return ["rclone", "copyurl", link, f":s3:{BUCKET}/{key}", "--s3-provider=Other",
                     f"--s3-endpoint={url}", f"--s3-access-key-id={KEY}", f"--s3-secret-access-key={SECRET}",
-                    "--s3-region=fr-par", "--s3-chunk-size=16M", "--s3-upload-cutoff=16M", "--s3-no-check-bucket", "--s3-force-path-style",
-                    "-q"], self.env
+                    "--s3-region=fr-par", "--s3-chunk-size=16M", "--s3-upload-cutoff=16M",
+                    "--s3-no-check-bucket", "--s3-force-path-style", "-q"], self.env
         raise SystemExit(f"unknown tool {tool}")
 
     def _curl_aws(self, link: str, size: int, key: str, url: str) -> tuple[list[str], dict[str, str]]:

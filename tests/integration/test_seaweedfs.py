@@ -4,6 +4,11 @@ What the copy relies on, each exercised here on a real SeaweedFS: multipart uplo
 presigned part PUTs (part ETag = MD5), ListParts and ListMultipartUploads, CompleteMultipartUpload
 (S3's multipart ETag), CopyObject onto itself with metadata REPLACE and CopySourceIfMatch, and
 UploadPartCopy (the stamp of an object above the single-copy limit).
+
+Where SeaweedFS 4.48 answers differently from S3 (nothing here relies on it): a CopyObject of
+an object onto itself keeps its ETag (S3 gives it a new one), and UploadPartCopy answers a
+part ETag that is not the MD5 of the copied range, so an object stamped part by part does not
+get S3's multipart ETag. It refuses parts under 5 MiB but the last, as S3 does.
 """
 
 from __future__ import annotations
