@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from sandbox.processes import Children, free_port  # noqa: E402
-from sandbox.topology import BUCKET, _client, function_env  # noqa: E402
+from sandbox.topology import BUCKET, FAKE_ACCESS_KEY, FAKE_SECRET_KEY, MOTO_REGION, function_env  # noqa: E402
 
 TOKEN = "cold-start-benchmark-token"
 # What each function's real request imports beyond its handler (``handlers/*.py`` defer these).
@@ -72,6 +72,13 @@ def cold(children: Children, name: str, env: dict[str, str], request: Callable[[
         return first_answer(lambda: request(url), began)
     finally:
         child.stop()
+
+
+def create_bucket(endpoint: str) -> None:
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, region_name=MOTO_REGION, aws_access_key_id=FAKE_ACCESS_KEY,
+                 aws_secret_access_key=FAKE_SECRET_KEY).create_bucket(Bucket=BUCKET)
 
 
 def real_requests(api: dict[str, str]) -> dict[str, Callable[[str], httpx.Response]]:
@@ -132,7 +139,7 @@ def main() -> None:
         children.start_python("moto", ["-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)]).wait_http(
             f"http://127.0.0.1:{moto_port}")
         moto = f"http://127.0.0.1:{moto_port}"
-        _client("s3", moto).create_bucket(Bucket=BUCKET)
+        create_bucket(moto)
         env = {**function_env(api, moto, queue_url=None, notify=[], log_dir=Path(tmp)), "HTTP_AUTH_TOKENS": TOKEN}
         requests = real_requests(api)
         print(f"{'function':9} | {'start -> /health':>17} | {'start -> real request':>22} | runs")

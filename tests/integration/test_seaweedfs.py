@@ -30,8 +30,8 @@ from tests.fixtures.copying import BIG, MiB, Bucket, fast_clients, job_for, make
 
 
 @pytest.fixture
-def bucket(seaweed: SeaweedS3, seaweed_bucket: str) -> Bucket:
-    return Bucket(seaweed.client(), seaweed_bucket, seaweed.endpoint)
+def bucket(seaweed_server: SeaweedS3, seaweed_bucket: str) -> Bucket:
+    return Bucket(seaweed_server.client(), seaweed_bucket, seaweed_server.endpoint)
 
 
 def source_etag(backup_id: str, size: int) -> str:
