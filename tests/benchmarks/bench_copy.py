@@ -56,7 +56,7 @@ def run_matrix(dest: Destination, commands: Commands, sizes: list[int], tools: l
                 run = measure(cmd, env, ROOT, pin)
                 check = dest.check(tool, key, expected[size])
                 if run.code != 0:
-                    check = f"FAILED rc={run.code} {run.stderr.strip()[-160:]}"
+                    check = f"FAILED rc={run.code} {' '.join(run.stderr.split())[-160:]}"
                 dest.clear(key)
                 results[tool][0].append(run)
                 results[tool][1].append(check)

@@ -85,7 +85,7 @@ class Commands:
         settings = {"scw_secret_key": self.sandbox["token"], "scw_api_url": self.sandbox["base_url"],
                     "scw_default_project_id": self.sandbox["project_id"], "backup_bucket": BUCKET,
                     "s3_endpoint_url": url, "s3_region": "fr-par", "s3_access_key": KEY, "s3_secret_key": SECRET,
-                    "download_host_allowlist": ["127.0.0.1"], "function_timeout_seconds": 7200,
+                    "download_host_allowlist": ["127.0.0.1"], "function_timeout_seconds": 3600,
                     "verify_part_md5": verify_md5, "handoff_mode": "inline", "notify_targets": "[]",
                     "log_level": "WARNING"}
         name = key.replace("/", "_")

@@ -63,7 +63,7 @@ def _s3(endpoint: str):  # type: ignore[no-untyped-def]
 
 def pump(link: str, endpoint: str, bucket: str, key: str, size: str) -> None:
     from shared.copying.engine import Progress, Transfer, transfer_clients
-    from shared.copying.parts import part_size_for
+    from shared.parts import part_size_for
     from shared.storage import ObjectStore
 
     store, length = ObjectStore(_s3(endpoint), bucket), int(size)

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from sandbox import blobs  # noqa: E402
 from sandbox.seaweed import ACCESS_KEY, REGION, SECRET_KEY, SeaweedS3  # noqa: E402
-from shared.copying.parts import iter_parts, multipart_etag  # noqa: E402
+from shared.parts import iter_parts, multipart_etag  # noqa: E402
 from shared.keys import META_SHA256  # noqa: E402
 
 BUCKET = "bench"
