@@ -93,6 +93,19 @@ class Child:
             raise ProcessFailed(f"{self.name} exited with code {self.process.returncode}", details=self.log_tail())
 
 
+def _die_with_parent() -> None:
+    """In the child, before it runs: SIGKILL it when the thread that started it dies (Linux).
+
+    A test process killed outright never runs its clean-up; without this, servers in their own
+    process group would outlive it. Children are started from the thread that owns them."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the ``with`` blocks still stop every child
+
+
 class Children:
     """Starts children; ``stop_all`` (or leaving the ``with`` block) stops them newest first."""
 
@@ -112,6 +125,7 @@ class Children:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group: stopped as a whole, spared our Ctrl-C
+                preexec_fn=_die_with_parent,
             )
         child = Child(name, process, log_path)
         self.started.append(child)
