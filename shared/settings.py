@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     copy_function_url: str | None = None
     copy_function_token: SecretStr | None = None  # IAM key: X-Auth-Token for the private function
     copy_function_bearer_token: SecretStr | None = None  # one of the copy function's HTTP_AUTH_TOKENS
+    # Where hooks queues slash commands for dispatch to run (same Queues credentials and endpoint).
+    command_queue_url: str | None = None
 
     # --- Inbound auth --------------------------------------------------------------------------
     http_auth_tokens: CommaList = Field(default_factory=list, repr=False)
@@ -155,7 +157,7 @@ class Settings(BaseSettings):
                      "scw_default_project_id", "scw_default_organization_id", "backup_bucket",
                      "s3_endpoint_url", "queue_url", "queue_endpoint_url", "copy_function_url", "heartbeat_url",
                      "heartbeat_url_template", "object_lock_mode", "object_lock_days", "keep_daily", "keep_weekly",
-                     "keep_monthly", "keep_yearly", mode="before")
+                     "keep_monthly", "keep_yearly", "command_queue_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -165,7 +167,8 @@ class Settings(BaseSettings):
     def _upper(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("scw_api_url", "s3_endpoint_url", "queue_url", "queue_endpoint_url", "copy_function_url")
+    @field_validator("scw_api_url", "s3_endpoint_url", "queue_url", "queue_endpoint_url", "copy_function_url",
+                     "command_queue_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not _is_http_url(value):
@@ -267,6 +270,18 @@ class Settings(BaseSettings):
             names = ["OBJECT_LOCK_DAYS", "OBJECT_LOCK_MODE"]
             raise ConfigurationError("OBJECT_LOCK_MODE and OBJECT_LOCK_DAYS are set together or not at all",
                                      details={"settings": names})
+        return self
+
+    @model_validator(mode="after")
+    def _command_queue_needs(self) -> Settings:
+        if self.command_queue_url is None:
+            return self
+        missing = [setting_name(n) for n in ("queue_access_key", "queue_secret_key") if not _set(getattr(self, n))]
+        if missing:
+            raise ConfigurationError(f"COMMAND_QUEUE_URL needs {', '.join(missing)}", details={"settings": missing})
+        if self.command_queue_url == self.queue_url:  # copy would refuse every command as a bad job
+            raise ConfigurationError("COMMAND_QUEUE_URL must not be QUEUE_URL: commands and copy jobs need their own queues",
+                                     details={"settings": ["COMMAND_QUEUE_URL"]})
         return self
 
     # --- Derived values ------------------------------------------------------------------------

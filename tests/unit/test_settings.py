@@ -167,6 +167,7 @@ def test_api_url_loses_its_trailing_slash(monkeypatch):
     ("SCALEWAY_REGION", "paris"),
     ("SCALEWAY_PROJECT_ID", "my-project"),
     ("SCW_API_URL", "api.scaleway.com"),
+    ("COMMAND_QUEUE_URL", "sqs.mnq.fr-par.scaleway.com/project-x/commands"),
     ("FUNCTION_TIMEOUT_SECONDS", "7200"),
     ("HTTP_AUTH_TOKENS", "short"),
     ("SLACK_ALLOWED_USER_IDS", "<@everyone>"),
@@ -220,6 +221,27 @@ def test_a_handoff_mode_without_its_settings_names_what_is_missing(monkeypatch):
     with pytest.raises(ConfigurationError) as caught:
         load_settings()
     assert caught.value.details == {"settings": ["QUEUE_ACCESS_KEY", "QUEUE_SECRET_KEY"]}
+
+
+def test_the_command_queue_needs_the_queue_credentials_and_a_queue_of_its_own(monkeypatch):
+    commands = "https://sqs.mnq.fr-par.scaleway.com/project-x/sdb-backup-export-commands"
+    monkeypatch.setenv("COMMAND_QUEUE_URL", commands)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert caught.value.details == {"settings": ["QUEUE_ACCESS_KEY", "QUEUE_SECRET_KEY"]}
+
+    monkeypatch.setenv("QUEUE_ACCESS_KEY", "SCWQUEUEQUEUEQUEUE00")
+    monkeypatch.setenv("QUEUE_SECRET_KEY", SECRET)
+    monkeypatch.setenv("QUEUE_URL", commands)
+    with pytest.raises(ConfigurationError, match="must not be QUEUE_URL") as caught:
+        load_settings()
+    assert caught.value.details == {"settings": ["COMMAND_QUEUE_URL"]}
+
+    monkeypatch.setenv("QUEUE_URL", commands.replace("commands", "jobs"))
+    settings = load_settings()
+    assert settings.command_queue_url == commands and settings.queue_endpoint == "https://sqs.mnq.fr-par.scaleway.com"
+    monkeypatch.setenv("COMMAND_QUEUE_URL", " ")
+    assert load_settings().command_queue_url is None  # set but empty: commands run before the answer
 
 
 def test_the_projects_own_names_beat_the_reserved_scw_names(monkeypatch):
