@@ -152,6 +152,7 @@ _SAID = {
     "failed": "failed",
 }
 SHOWN = 20
+RESPONSE_URL_POSTS = 5  # Slack takes at most five posts on one response_url, within 30 minutes
 
 
 def slack_reply(report: dict[str, Any], *, reply_posts: int = 0) -> dict[str, Any]:
@@ -180,3 +181,21 @@ def slack_reply(report: dict[str, Any], *, reply_posts: int = 0) -> dict[str, An
 
 def slack_message(text: str) -> dict[str, Any]:
     return {"response_type": "ephemeral", "text": text}
+
+
+def slack_started(request: DispatchRequest, *, reply_posts: int) -> dict[str, Any]:
+    """The immediate answer to a command whose run was queued: what was started and what will
+    follow on the response_url (the run's summary, then the first ``reply_posts`` copies)."""
+    count = len(request.database_ids) + len(request.database_names)
+    what = "every database" if request.selects_all else f"{count} database{'s' if count != 1 else ''}"
+    if request.dry_run:
+        return slack_message(f"Planning {what}: the plan will follow here, for you alone.")
+    text = (f"Copy started: {what}. Results follow in this channel: the run's summary, then the outcome "
+            f"of each of the first {reply_posts} copies (Slack takes {RESPONSE_URL_POSTS} answers per command); "
+            "every copy reports to the notification targets.")
+    return {"response_type": "in_channel", "text": text}
+
+
+def slack_followup(message: dict[str, Any]) -> dict[str, Any]:
+    """A message posted later on a response_url: a new message, never replacing the answer."""
+    return {**message, "replace_original": False}

@@ -79,18 +79,29 @@ def within_schedule(request: DispatchRequest, settings: Settings) -> bool:
     )
 
 
-def read_dispatch_request(http: Request, settings: Settings) -> tuple[DispatchRequest, Trigger]:
-    """Authenticate, parse and authorize, in that order; returns the request and its trigger.
+def authenticate(http: Request, settings: Settings) -> Trigger:
+    """Who is calling, checked before the body is even parsed.
 
-    - ``Authorization`` present: it must be a valid bearer token (constant-time compare),
-      checked before the body is even parsed; a wrong token or scheme is refused.
-    - ``Authorization`` absent: a scheduled call, allowed only within the schedule's scope,
-      and only where ``CRON_WITHOUT_TOKEN`` is on (off on a public deployment).
+    - ``Authorization`` present: it must be a valid bearer token (constant-time compare); a
+      wrong token or scheme is refused. The caller is ``http``.
+    - ``Authorization`` absent: the schedule (``cron``), only where ``CRON_WITHOUT_TOKEN`` is on
+      (off on a public deployment); what it may ask is limited afterwards.
     """
     if http.header("authorization") is not None or not settings.cron_without_token:
         check_bearer(http, list(settings.http_auth_tokens))
-        return parse_dispatch_request(parse_json_object(http)), "http"
-    request = parse_dispatch_request(parse_json_object(http))
-    if not within_schedule(request, settings):
+        return "http"
+    return "cron"
+
+
+def authorize(request: DispatchRequest, trigger: Trigger, settings: Settings) -> None:
+    """A scheduled call may only do what the schedule does; a bearer token may do anything."""
+    if trigger == "cron" and not within_schedule(request, settings):
         raise Unauthorized("missing or invalid credentials")
-    return request, "cron"
+
+
+def read_dispatch_request(http: Request, settings: Settings) -> tuple[DispatchRequest, Trigger]:
+    """Authenticate, parse and authorize, in that order; returns the request and its trigger."""
+    trigger = authenticate(http, settings)
+    request = parse_dispatch_request(parse_json_object(http))
+    authorize(request, trigger, settings)
+    return request, trigger

@@ -47,10 +47,11 @@ def run_dispatch(
     requested_by: str,
     inline_runner: Callable[[CopyJob], Any] | None = None,
     reply_to: str | None = None,
+    reply_posts: int = REPLY_POSTS,
 ) -> DispatchResult:
     """Build the API client, store, hand-off, notifier and heartbeat from settings, dispatch, close them.
 
-    ``reply_to`` (a Slack ``response_url``) goes into the first ``REPLY_POSTS`` jobs: each
+    ``reply_to`` (a Slack ``response_url``) goes into the first ``reply_posts`` jobs: each
     copy posts its outcome there as well as to ``NOTIFY_TARGETS``."""
     from shared.scaleway.client import ScalewayClient
     from shared.storage import ObjectStore
@@ -65,7 +66,7 @@ def run_dispatch(
         heartbeat = _heartbeat(settings, stack)
         return dispatch(request, settings=settings, api=api, store=store, handoff=handoff,
                         now=datetime.now(timezone.utc), requested_by=requested_by, reply_to=reply_to,
-                        notifier=notifier, heartbeat=heartbeat)
+                        reply_posts=reply_posts, notifier=notifier, heartbeat=heartbeat)
 
 
 def read_freshness(settings: Settings, *, database_names: Sequence[str] = (),
@@ -112,6 +113,7 @@ def dispatch(
     now: datetime,
     requested_by: str,
     reply_to: str | None = None,
+    reply_posts: int = REPLY_POSTS,
     notifier: Notifier | None = None,
     heartbeat: Heartbeat | None = None,
 ) -> DispatchResult:
@@ -121,7 +123,7 @@ def dispatch(
     pings = [_ping(beat, "start")]
     try:
         result = _dispatch(request, settings=settings, api=api, store=store, handoff=handoff, now=now,
-                           requested_by=requested_by, reply_to=reply_to, notifier=notifier)
+                           requested_by=requested_by, reply_to=reply_to, reply_posts=reply_posts, notifier=notifier)
     except Exception:  # nothing could be done (the API down, a setting wrong): the monitor hears it now
         _ping(beat, "fail")
         raise
@@ -136,7 +138,7 @@ def _ping(heartbeat: Heartbeat | None, kind: str) -> dict[str, Any] | None:
 
 
 def _dispatch(request: DispatchRequest, *, settings: Settings, api: BackupCatalog, store: CopyIndex,
-              handoff: Handoff, now: datetime, requested_by: str, reply_to: str | None,
+              handoff: Handoff, now: datetime, requested_by: str, reply_to: str | None, reply_posts: int,
               notifier: Notifier | None) -> DispatchResult:
     project_id = str(request.project_id or settings.scw_default_project_id or "").lower()
     if not project_id:
@@ -161,7 +163,7 @@ def _dispatch(request: DispatchRequest, *, settings: Settings, api: BackupCatalo
     outcomes = prepare_and_hand_off(
         run, selection.databases, handoff,
         lambda e: _job(e, by_id[e.database_id], run_id, requested_by, request, project_id, region, deadline,
-                       reply_to if reply_to and next(replies) < REPLY_POSTS else None),
+                       reply_to if reply_to and next(replies) < reply_posts else None),
     )
     outcomes += [DatabaseOutcome(entry, entry.action) for entry in missing_entries(selection)]
     result = watcher.report(DispatchResult(run_id, request.dry_run, requested_by, tuple(outcomes)))
