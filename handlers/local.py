@@ -2,6 +2,7 @@
 
     python -m functions_framework --target dispatch --source handlers/local.py --port 8081
     python -m functions_framework --target copy --source handlers/local.py --port 8082
+    python -m functions_framework --target hooks --source handlers/local.py --port 8083
 
 Each request becomes the event the Scaleway platform would build, the handler's returned
 dict becomes the HTTP response. Not shipped: serverless.yml leaves this file out.
@@ -105,3 +106,8 @@ def dispatch(request: flask.Request) -> flask.Response:
 
 def copy(request: flask.Request) -> flask.Response:
     return serve("handlers.copy", request)
+
+
+def hooks(request: flask.Request) -> flask.Response:
+    """The public deployment of dispatch's code (serverless.yml's ``hooks``), on its own port."""
+    return serve("handlers.dispatch", request)

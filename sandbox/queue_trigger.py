@@ -5,6 +5,8 @@ a 2xx answer deletes the message; an answer >= 300 or a broken connection leaves
 comes back after the queue's visibility timeout; after three failed tries it goes to the
 dead-letter queue (or is dropped when there is none); at most 10 requests are in flight.
 ``lose`` turns it into a queue that silently drops some jobs (the demo's "copies stop" scenario).
+Tests can ``hold()`` it (no message is received until ``release()``) to look at a queue's
+contents before they are delivered.
 
     python -m sandbox.queue_trigger --queue-url URL --endpoint URL --target URL
 """
@@ -83,6 +85,9 @@ class QueueTrigger:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lose: Callable[[str], bool] | None = None  # a message body it is true of vanishes undelivered
+        self._gate = threading.Condition()  # guards _held and _receiving
+        self._held = False
+        self._receiving = False
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -108,10 +113,32 @@ class QueueTrigger:
         if self._owns_http:
             self.http.close()
 
+    def hold(self, timeout: float = 30.0) -> None:
+        """Receive nothing until ``release()``; returns once no receive is under way (requests
+        already in flight go on)."""
+        with self._gate:
+            self._held = True
+            self._gate.wait_for(lambda: not self._receiving, timeout)
+
+    def release(self) -> None:
+        with self._gate:
+            self._held = False
+            self._gate.notify_all()
+
     def run(self) -> None:
         log_event(logger, "queue trigger started", queue=redact_url(self.queue_url), target=redact_url(self.target_url))
         while not self._stop.is_set():
-            self.poll_once()
+            with self._gate:
+                if self._held:
+                    self._gate.wait(0.2)
+                    continue
+                self._receiving = True
+            try:
+                self.poll_once()
+            finally:
+                with self._gate:
+                    self._receiving = False
+                    self._gate.notify_all()
 
     # --- one round --------------------------------------------------------------------------------
 

@@ -1,12 +1,16 @@
 """The deployed topology reproduced on 127.0.0.1, for the demo and the end-to-end test.
 
-    sandbox API  <-  dispatch (functions-framework)  ->  SQS queue (moto)  ->  queue trigger
-                     copy (functions-framework)  <-------------------------------'
+    Slack  ->  hooks  ->  command queue (moto SQS)  ->  command trigger  -.
+    sandbox API  <-  dispatch (functions-framework)  <--------------------'
+                     dispatch  ->  job queue (moto SQS)  ->  job trigger
+                     copy (functions-framework)  <-------------------------'
                      copy  ->  bucket (moto S3)  ->  webhook sink (copy notices)
                      dispatch, copy  ->  monitor sink (stale notices, run summaries, heartbeats)
 
-Every server is a real process on its own free port (the sink and the trigger run as threads
-of the caller). ``local_chain`` stops all of it on the way out, whatever happened.
+Every server is a real process on its own free port (the sink and the triggers run as threads
+of the caller). hooks and the command queue are started when asked for (``hooks_env``), as
+deployed: the same dispatch code, public, ``CRON_WITHOUT_TOKEN=false``, answering slash
+commands by queuing them. ``local_chain`` stops all of it on the way out, whatever happened.
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ FAKE_ACCESS_KEY = "SCWXXXXXXXXXXXXXXXXX"
 FAKE_SECRET_KEY = "11111111-2222-3333-4444-555555555555"
 BUCKET = "sdb-backups"
 QUEUE = "sdb-backup-export-jobs"
+COMMAND_QUEUE = "sdb-backup-export-commands"
 COPY_TIMEOUT_SECONDS = 100  # local copies take seconds; a longer one continues in a new invocation
+DISPATCH_TIMEOUT_SECONDS = 300  # as deployed (serverless.yml)
 # Settings a developer's shell might hold: the local chain must not inherit them.
 _OURS = ("SCW_", "S3_", "QUEUE_", "BACKUP_", "NOTIFY_", "COPY_", "HTTP_AUTH", "HANDOFF_", "DOWNLOAD_", "KEEP_",
          "HEARTBEAT_", "STALE_", "OBJECT_LOCK_")
@@ -56,6 +62,9 @@ class LocalChain:
     queue_url: str | None = None
     dlq_url: str | None = None
     trigger: QueueTrigger | None = None
+    hooks_url: str | None = None  # the public entry point for chat-ops (started with hooks_env)
+    command_queue_url: str | None = None
+    command_trigger: QueueTrigger | None = None  # command queue -> dispatch
     log_dir: Path = field(default_factory=Path)
     served: dict[str, str] = field(default_factory=dict)  # database name -> the file served as its backup
 
@@ -161,16 +170,17 @@ def start_moto(children: Children) -> str:
     return url
 
 
-def _create_queues(sqs: Any) -> tuple[str, str]:
-    """The job queue and its dead-letter queue, as the README's deploy steps set them up on Scaleway."""
-    dlq_url = sqs.create_queue(QueueName=f"{QUEUE}-dlq", Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+def create_queue(sqs: Any, name: str, visibility_seconds: int) -> tuple[str, str]:
+    """A queue and its dead-letter queue, as the README's deploy steps set them up on Scaleway:
+    the visibility timeout above the timeout of the function its trigger calls."""
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq", Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     attributes = {
-        "VisibilityTimeout": str(COPY_TIMEOUT_SECONDS + 20),  # above the copy's timeout, as on Scaleway
+        "VisibilityTimeout": str(visibility_seconds),
         "MessageRetentionPeriod": "86400",
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
     }
-    return sqs.create_queue(QueueName=QUEUE, Attributes=attributes)["QueueUrl"], dlq_url
+    return sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"], dlq_url
 
 
 def start_function(children: Children, name: str, env: dict[str, str]) -> str:
@@ -243,8 +253,9 @@ def function_env(api: dict[str, str], moto: str, *, queue_url: str | None, notif
         "S3_ACCESS_KEY": FAKE_ACCESS_KEY, "S3_SECRET_KEY": FAKE_SECRET_KEY,
         "BACKUP_BUCKET": BUCKET,
         "HANDOFF_MODE": "queue" if queue_url else "inline",
-        **({"QUEUE_URL": queue_url, "QUEUE_ENDPOINT_URL": moto, "QUEUE_REGION": MOTO_REGION,
-            "QUEUE_ACCESS_KEY": FAKE_ACCESS_KEY, "QUEUE_SECRET_KEY": FAKE_SECRET_KEY} if queue_url else {}),
+        **({"QUEUE_URL": queue_url} if queue_url else {}),
+        "QUEUE_ENDPOINT_URL": moto, "QUEUE_REGION": MOTO_REGION,  # the job and the command queues
+        "QUEUE_ACCESS_KEY": FAKE_ACCESS_KEY, "QUEUE_SECRET_KEY": FAKE_SECRET_KEY,
         "DOWNLOAD_HOST_ALLOWLIST": "127.0.0.1",
         "FUNCTION_TIMEOUT_SECONDS": str(COPY_TIMEOUT_SECONDS),
         "NOTIFY_TARGETS": json.dumps(notify),
@@ -255,13 +266,15 @@ def function_env(api: dict[str, str], moto: str, *, queue_url: str | None, notif
 @contextmanager
 def local_chain(*, config: str = "demo", inline: bool = False, export_delay: float | None = None,
                 log_dir: Path | None = None, dispatch_env: dict[str, str] | None = None,
-                copy_env: dict[str, str] | None = None, served: dict[str, str] | None = None) -> Iterator[LocalChain]:
+                copy_env: dict[str, str] | None = None, served: dict[str, str] | None = None,
+                hooks_env: dict[str, str] | None = None) -> Iterator[LocalChain]:
     """Start the whole chain on loopback; everything is stopped when the block ends.
 
-    ``dispatch_env`` and ``copy_env`` add settings to one function (e.g. ``SLACK_SIGNING_SECRET``);
+    ``dispatch_env`` and ``copy_env`` add settings to one function (e.g. ``REPLY_HOST_ALLOWLIST``);
     ``served`` maps database names to files the sandbox serves as their newest backups. Copy
     notices go to ``sink``; stale notices, run summaries and heartbeats to ``monitor``, so each
-    can be counted on its own."""
+    can be counted on its own. ``hooks_env`` (e.g. ``SLACK_SIGNING_SECRET``) starts hooks, the
+    command queue and its trigger, hooks getting dispatch's settings (not its heartbeat), then these."""
     with ExitStack() as stack:
         children = stack.enter_context(Children(log_dir))
         sink = stack.enter_context(WebhookSink())
@@ -270,14 +283,15 @@ def local_chain(*, config: str = "demo", inline: bool = False, export_delay: flo
         moto = start_moto(children)
         s3 = _client("s3", moto)
         s3.create_bucket(Bucket=BUCKET)
-        sqs = _client("sqs", moto) if not inline else None
-        queue_url, dlq_url = _create_queues(sqs) if sqs else (None, None)
+        sqs = _client("sqs", moto)
+        queue_url, dlq_url = create_queue(sqs, QUEUE, COPY_TIMEOUT_SECONDS + 20) if not inline else (None, None)
         secret, target = sink_target(sink)
         _, watch_target = sink_target(monitor, "/hooks/watch", WATCH_EVENTS)
         watch_target["secret"] = secret  # one secret for the demo to check every signature with
         dispatch_beat, copy_beat = heartbeat_env(monitor)
         env = function_env(api, moto, queue_url=queue_url, notify=[target, watch_target], log_dir=children.log_dir)
         token = secrets.token_urlsafe(24)
+        own_dispatch_env = {**env, "HTTP_AUTH_TOKENS": token, **(dispatch_env or {})}
         dispatch_env = {**env, **dispatch_beat, **({} if not inline else copy_beat), "HTTP_AUTH_TOKENS": token,
                         **(dispatch_env or {})}
         chain = LocalChain(api=api, s3=s3, bucket=BUCKET, sink=sink, webhook_secret=secret, monitor=monitor,
@@ -289,4 +303,15 @@ def local_chain(*, config: str = "demo", inline: bool = False, export_delay: flo
             chain.copy_url = start_function(children, "copy", {**env, **copy_beat, **(copy_env or {})})
             _log_to_file("sandbox.queue_trigger", children.log_dir / "queue-trigger.log", stack)
             chain.trigger = run_trigger(stack, children, QueueTrigger(sqs, queue_url, chain.copy_url, dlq_url=dlq_url))
+        if hooks_env is not None:
+            _start_hooks(stack, children, chain, {**own_dispatch_env, **hooks_env})
         yield chain
+
+
+def _start_hooks(stack: ExitStack, children: Children, chain: LocalChain, env: dict[str, str]) -> None:
+    """hooks (public: CRON_WITHOUT_TOKEN=false) queues slash commands; a trigger hands them to dispatch."""
+    chain.command_queue_url, dlq_url = create_queue(chain.sqs, COMMAND_QUEUE, DISPATCH_TIMEOUT_SECONDS + 60)
+    hooks = {**env, "CRON_WITHOUT_TOKEN": "false", "COMMAND_QUEUE_URL": chain.command_queue_url}
+    chain.hooks_url = start_function(children, "hooks", hooks)
+    chain.command_trigger = run_trigger(
+        stack, children, QueueTrigger(chain.sqs, chain.command_queue_url, chain.dispatch_url, dlq_url=dlq_url))
