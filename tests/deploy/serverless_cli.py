@@ -30,11 +30,12 @@ DUMMY_ENV = {
     "SCW_CONTAINER_URL": CLOSED_PORT_URL,
 }
 # Variables of the deploying shell that would change what the file resolves to.
-_CLEARED = ("SCW_", "S3_", "QUEUE_", "BACKUP_", "NOTIFY_", "COPY_", "HTTP_AUTH", "MAX_AGE", "LOG_LEVEL")
+CLEARED = ("SCW_", "S3_", "QUEUE_", "BACKUP_", "NOTIFY_", "COPY_", "HTTP_AUTH", "MAX_AGE", "LOG_LEVEL",
+            "COMMAND_QUEUE", "SLACK_")
 
 
 def serverless_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_CLEARED)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED)}
     env.update(DUMMY_ENV)
     env["HOME"] = env.get("HOME", "/tmp")
     return env

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from shared.dispatch.request import DispatchRequest
-from tests.deploy.serverless_cli import ROOT, run_serverless
+from shared.settings import load_settings
+from tests.deploy.serverless_cli import CLEARED, ROOT, run_serverless
 
 ZIP_LIMIT = 100 * 1024 * 1024  # the platform's limit on zipped code
 
 
+@functools.cache  # one `serverless print` for the tests that read it (none changes what it returns)
 def _resolved() -> dict:
     result = run_serverless("print", "--format", "json")
     assert result.returncode == 0, result.stdout
@@ -42,7 +47,7 @@ def test_print_resolves_the_deployment():
     assert copy["handler"] == "handlers/copy.handle"
     for function in (dispatch, copy):
         assert function["privacy"] == "private" and function["sandbox"] == "v2"
-    schedule = dispatch["events"][0]["schedule"]
+    schedule = next(e["schedule"] for e in dispatch["events"] if "schedule" in e)
     assert schedule["rate"] == "0 3 * * *"
     DispatchRequest.model_validate(schedule["input"])  # the cron body is a valid request
     assert copy["events"][0]["sqs"]["queue"] == "sdb-backup-export-jobs"
@@ -53,6 +58,41 @@ def test_print_resolves_the_deployment():
     assert hooks["secret"]["HTTP_AUTH_TOKENS"] == "dummy-token-0123456789"
     # The copy's own deadline matches the platform's timeout for it (one value in custom:).
     assert provider["env"]["FUNCTION_TIMEOUT_SECONDS"] == copy["timeout"].removesuffix("s") == "900"
+
+
+def test_slash_commands_reach_dispatch_through_their_own_queue():
+    config = _resolved()
+    provider, functions = config["provider"], config["functions"]
+    dispatch, hooks, copy = functions["dispatch"], functions["hooks"], functions["copy"]
+    commands = hooks["env"]["COMMAND_QUEUE_URL"]
+    assert commands.endswith("/project-aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee/sdb-backup-export-commands")
+    assert commands != provider["env"]["QUEUE_URL"]
+    # hooks sends commands; dispatch's trigger delivers them and dispatch runs them, never queuing them again
+    assert [e["sqs"]["queue"] for e in dispatch["events"] if "sqs" in e] == ["sdb-backup-export-commands"]
+    assert commands.rsplit("/", 1)[1] == "sdb-backup-export-commands"
+    for env in (provider["env"], dispatch.get("env", {}), copy.get("env", {})):
+        assert "COMMAND_QUEUE_URL" not in env
+    assert dispatch["timeout"] == "300s"  # the command queue's visibility timeout (README) stays above it
+    assert provider["env"]["SLACK_ALLOWED_USER_IDS"] == ""  # checked by hooks and again by dispatch
+
+
+@pytest.mark.parametrize("name", ["dispatch", "hooks", "copy"])
+def test_each_function_s_settings_load_as_deployed(name, monkeypatch):
+    config = _resolved()
+    function = config["functions"][name]
+    env = {**config["provider"]["env"], **config["provider"]["secret"], **function.get("env", {}),
+           **function.get("secret", {})}
+    for variable in os.environ:
+        if variable.startswith(CLEARED):
+            monkeypatch.delenv(variable)
+    for variable, value in env.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("SCW_CONFIG_PATH", os.devnull)
+
+    settings = load_settings()  # a bad or missing setting would be one ConfigurationError here
+
+    assert settings.handoff_mode == "queue" and (settings.command_queue_url is not None) == (name == "hooks")
+    assert settings.cron_without_token == (name != "hooks")
 
 
 def test_the_functions_depend_on_no_reserved_scw_variable():
