@@ -6,18 +6,16 @@ checked on the bytes as they crossed the HTTP stack; the webhook sink stands in 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import itertools
 import json
 import time
 from typing import Any, Iterator
-from urllib.parse import urlencode
 
 import httpx
 import pytest
 
 from sandbox.blobs import sha256_hex
+from sandbox.slack import signed_command
 from sandbox.topology import LocalChain, local_chain
 
 SECRET = "e2e-slack-signing-secret"
@@ -35,15 +33,8 @@ def chain() -> Iterator[LocalChain]:
 def command(chain: LocalChain, text: str, secret: str = SECRET) -> tuple[httpx.Response, str]:
     """Send a signed slash command to hooks; its answer, and the path of its response_url."""
     reply_path = f"/commands/T0001/{next(_commands)}/reply"
-    form = urlencode({"team_id": "T0001", "channel_id": "C0001", "user_id": "U0001", "user_name": "ops",
-                      "command": "/sdb-backup", "text": text, "response_url": chain.sink.url + reply_path,
-                      "trigger_id": "1.2.3"})
-    stamp = str(int(time.time()))
-    signature = "v0=" + hmac.new(secret.encode(), f"v0:{stamp}:{form}".encode(), hashlib.sha256).hexdigest()
-    answer = httpx.post(chain.hooks_url + "slack/command", content=form, timeout=60, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": signature, "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)"})
-    return answer, reply_path
+    form, headers = signed_command(secret, text, chain.sink.url + reply_path)
+    return httpx.post(chain.hooks_url + "slack/command", content=form, headers=headers, timeout=60), reply_path
 
 
 def exports(chain: LocalChain) -> int:
