@@ -9,6 +9,7 @@ is installed, a real database's dump is copied too and restored from the bucket
 
     python -m sandbox.demo [--inline] [--keep-running] [--database NAME ...]
     python -m sandbox.demo --stop-copies blog   # blog's copies stopped three nights ago: see it noticed
+    python -m sandbox.demo --slack "copy all"   # a signed slash command through hooks and both queues
     python -m sandbox.demo --real --database NAME   # real Scaleway, settings from the environment
 """
 
@@ -27,8 +28,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.table import Table
 
 from sandbox import demo_watch
+from sandbox.demo_slack import SLACK_COPY_POSTS, SLACK_REPLY, SLACK_SECRET, posts_on, slack_run
 from sandbox.drill import DATABASE as DRILL_DATABASE
 from sandbox.drill import DemoDrill, demo_drill
+from sandbox.topology import NOTICE_PATH
 from shared.errors import BackupExportError
 from shared.units import human_size
 
@@ -53,6 +56,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--inline", action="store_true", help="copy inside dispatch: no queue, no trigger")
     parser.add_argument("--keep-running", action="store_true", help="keep every server up until Ctrl-C")
     parser.add_argument("--database", action="append", default=[], help="only this database (repeatable)")
+    parser.add_argument("--slack", metavar="TEXT", default=None,
+                        help="start the run with a signed Slack slash command (e.g. 'copy all') sent to hooks, "
+                             "queued on the command queue and run by dispatch, instead of the cron event")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the copies")
     parser.add_argument("--sandbox-config", choices=("demo", "default"), default="demo",
                         help="the sandbox's seed: demo (a few hundred MB) or default (small, plus edge cases)")
@@ -63,8 +69,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="scenario: NAME's copies stopped three nights ago (the queue loses its jobs); "
                              "see the backup.stale notice and the missing heartbeat")
     args = parser.parse_args(argv)
-    if args.stop_copies and (args.inline or args.real):
-        parser.error("--stop-copies plays on the local queue topology: drop --inline and --real")
+    if args.stop_copies and (args.inline or args.real or args.slack):
+        parser.error("--stop-copies plays on the local queue topology, from the cron: drop --inline, --real and --slack")
+    if args.slack and args.real:
+        parser.error("--slack runs on the local chain only (Slack can't reach this machine)")
     return args
 
 
@@ -75,7 +83,31 @@ def open_chain(args: argparse.Namespace, drill: DemoDrill | None) -> AbstractCon
         return real_chain(inline=args.inline)
     from sandbox.topology import local_chain
 
-    return local_chain(config=args.sandbox_config, inline=args.inline, served=drill.served if drill else None)
+    served = drill.served if drill else None
+    if not args.slack:
+        return local_chain(config=args.sandbox_config, inline=args.inline, served=served)
+    allow = {"REPLY_HOST_ALLOWLIST": "127.0.0.1"}  # the webhook sink stands in for Slack's response_url host
+    return local_chain(config=args.sandbox_config, inline=args.inline, served=served, dispatch_env=allow,
+                       copy_env=allow, hooks_env={"SLACK_SIGNING_SECRET": SLACK_SECRET})
+
+
+def start_run(chain: Any, args: argparse.Namespace, body: dict[str, Any],
+              console: Console) -> tuple[bool, dict[str, Any]]:
+    """Fire the cron event (``body``) at dispatch, or a slash command at hooks; (answered well,
+    dispatch's report)."""
+    if not args.slack:
+        console.print(f"cron event -> POST {chain.dispatch_url}  {json.dumps(body)}")
+        with console.status("dispatch is planning and requesting exports" + (" (and copying inline)" if args.inline else "")):
+            answer = chain.fire_cron(body, timeout=args.timeout)
+        report = answer.json()
+        console.print(f"dispatch answered {answer.status_code}: {report.get('summary', report)}")
+        return answer.status_code == 200, report
+    return slack_run(chain, args, console)
+
+
+def notices(chain: Any) -> list[Any]:
+    """What the sink received as a notification target (not the posts on a response_url)."""
+    return [r for r in chain.notifications() if r.path == NOTICE_PATH]
 
 
 def jobs_from(report: dict[str, Any]) -> list[Job]:
@@ -88,13 +120,13 @@ def jobs_from(report: dict[str, Any]) -> list[Job]:
 
 def refresh(chain: Any, jobs: list[Job]) -> None:
     """One look at the bucket and the sink: which copy is where."""
-    notices = {}
-    for request in chain.notifications():
+    found = {}
+    for request in notices(chain):
         body = json.loads(request.body)
-        notices[body["data"]["backup_id"]] = body
+        found[body["data"]["backup_id"]] = body
     uploading, stored = chain.uploading(), chain.stored()
     for job in jobs:
-        job.notice = notices.get(job.backup_id)
+        job.notice = found.get(job.backup_id)
         if job.notice:
             job.state = "done" if job.notice["type"] == "backup.copied" else "failed"
         elif job.key in stored:
@@ -152,7 +184,7 @@ def notices_table(chain: Any) -> Table:
     for column in ("type", "database", "webhook-id", "signature"):
         table.add_column(column)
     hook = Webhook(chain.webhook_secret)
-    for request in chain.notifications():
+    for request in notices(chain):
         body = json.loads(request.body)
         try:
             hook.verify(request.body, request.headers)
@@ -194,11 +226,7 @@ def run_chain(args: argparse.Namespace, console: Console, drill: DemoDrill | Non
         if args.stop_copies:
             demo_watch.stop_copies_of(chain, args.stop_copies, console, args.timeout)
         body = {"database_names": args.database} if args.database else {}
-        console.print(f"cron event -> POST {chain.dispatch_url}  {json.dumps(body)}")
-        with console.status("dispatch is planning and requesting exports" + (" (and copying inline)" if args.inline else "")):
-            answer = chain.fire_cron(body, timeout=args.timeout)
-        report = answer.json()
-        console.print(f"dispatch answered {answer.status_code}: {report.get('summary', report)}")
+        answered, report = start_run(chain, args, body, console)
         for entry in report.get("databases", []):
             if entry.get("status") != "handed_off":
                 console.print(f"  [dim]{entry.get('database_name')}: {entry.get('status')} ({entry.get('reason')})[/]")
@@ -219,13 +247,17 @@ def run_chain(args: argparse.Namespace, console: Console, drill: DemoDrill | Non
         for job in jobs:  # the full key and checksum of each copy, whatever the terminal's width
             sha = verified.get(job.key) or "not verified"
             console.print(f"  {job.database}: s3://{chain.bucket}/{job.key}  sha256 {sha}", soft_wrap=True)
-        if chain.notifications():
+        if notices(chain):
             console.print(notices_table(chain))
+        if args.slack:
+            replies = posts_on(chain.sink, SLACK_REPLY, 1 + min(len(jobs), SLACK_COPY_POSTS), timeout=10)
+            console.print(f"posts on the command's response_url: {len(replies)} (the run's summary and the copies; "
+                          "Slack takes at most 5)")
         dead = chain.dead_letters()
         if dead:
             console.print(f"[red]{dead} job(s) in the dead-letter queue[/]")
         restored = restore_check(chain, jobs, verified, drill, console)
-        ok = answer.status_code == 200 and finished and all(verified.values()) and not dead and bool(jobs) and restored
+        ok = answered and finished and all(verified.values()) and not dead and bool(jobs) and restored
         noticed = show_watch(chain, body, args, console)
         if args.stop_copies:
             ok = ok and bool(noticed)

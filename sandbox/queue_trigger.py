@@ -18,6 +18,7 @@ import json
 import logging
 import signal
 import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -79,6 +80,7 @@ class QueueTrigger:
         self.max_tries = max_tries
         self.poll_seconds = poll_seconds
         self.stats = TriggerStats()
+        self.answers: deque[str] = deque(maxlen=100)  # the target's latest answers, newest last
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="trigger")
         self._own_counts: dict[str, int] = {}
@@ -212,6 +214,7 @@ class QueueTrigger:
         except httpx.HTTPError as exc:
             log_event(logger, "target unreachable", logging.WARNING, error=type(exc).__name__)
             return None
+        self.answers.append(response.text)
         return response.status_code
 
     def _tries(self, message: dict[str, Any]) -> int:

@@ -42,6 +42,7 @@ QUEUE = "sdb-backup-export-jobs"
 COMMAND_QUEUE = "sdb-backup-export-commands"
 COPY_TIMEOUT_SECONDS = 100  # local copies take seconds; a longer one continues in a new invocation
 DISPATCH_TIMEOUT_SECONDS = 300  # as deployed (serverless.yml)
+NOTICE_PATH = "/hooks/backups"  # where the webhook sink takes the notifications (NOTIFY_TARGETS)
 # Settings a developer's shell might hold: the local chain must not inherit them.
 _OURS = ("SCW_", "S3_", "QUEUE_", "BACKUP_", "NOTIFY_", "COPY_", "HTTP_AUTH", "HANDOFF_", "DOWNLOAD_", "KEEP_",
          "HEARTBEAT_", "STALE_", "OBJECT_LOCK_")
@@ -197,7 +198,7 @@ COPY_EVENTS = ["backup.copied", "backup.copy_failed"]
 WATCH_EVENTS = ["backup.stale", "backup.run_summary"]
 
 
-def sink_target(sink: WebhookSink, path: str = "/hooks/backups",
+def sink_target(sink: WebhookSink, path: str = NOTICE_PATH,
                 events: list[str] = COPY_EVENTS) -> tuple[str, dict[str, Any]]:
     """A fresh signing secret and the NOTIFY_TARGETS entry that points at the sink with it."""
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()

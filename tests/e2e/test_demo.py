@@ -52,6 +52,17 @@ def test_the_stopped_copies_scenario_shows_the_stale_notice_and_the_missing_hear
     assert _children_left(out) == []
 
 
+def test_demo_driven_by_a_slash_command_answers_first_then_copies():
+    result = _demo("--slack", "copy shop blog")
+    assert result.returncode == 0, result.stdout + result.stderr
+    answered = result.stdout.index("hooks answered 200")
+    assert answered < result.stdout.index("posted on the response_url") < result.stdout.index("sha256 ok")
+    assert "Copy started: 2 databases." in result.stdout and "*shop*: copy started" in result.stdout
+    assert result.stdout.count("sha256 ok") == 2 and result.stdout.count("backup.copied") == 2
+    assert "posts on the command's response_url: 3" in result.stdout  # the summary, then each copy
+    assert _children_left(result.stdout) == []
+
+
 def test_demo_exits_non_zero_when_nothing_could_be_copied():
     result = _demo("--database", "no-such-database")
     assert result.returncode == 1
