@@ -58,7 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--database", action="append", default=[], help="only this database (repeatable)")
     parser.add_argument("--slack", metavar="TEXT", default=None,
                         help="start the run with a signed Slack slash command (e.g. 'copy all') sent to hooks, "
-                             "queued on the command queue and run by dispatch, instead of the cron event")
+                             "queued on the command queue and run by dispatch, instead of the cron event (no restore check)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the copies")
     parser.add_argument("--sandbox-config", choices=("demo", "default"), default="demo",
                         help="the sandbox's seed: demo (a few hundred MB) or default (small, plus edge cases)")
@@ -196,7 +196,8 @@ def notices_table(chain: Any) -> Table:
 
 
 def run(args: argparse.Namespace, console: Console) -> bool:
-    wanted = not (args.real or args.no_restore_check) and (not args.database or DRILL_DATABASE in args.database)
+    skipped = args.real or args.no_restore_check or args.slack  # a slash command names its own databases
+    wanted = not skipped and (not args.database or DRILL_DATABASE in args.database)
     with demo_drill(wanted, console) as drill:
         return run_chain(args, console, drill)
 

@@ -37,7 +37,7 @@ from sandbox.queue_trigger import QueueTrigger  # noqa: E402
 from sandbox.sink import WebhookSink  # noqa: E402
 from sandbox.slack import signed_command  # noqa: E402
 from sandbox.topology import (  # noqa: E402
-    BUCKET, COMMAND_QUEUE, DISPATCH_TIMEOUT_SECONDS, QUEUE, _client, _start_moto, create_queue, function_env,
+    BUCKET, COMMAND_QUEUE, DISPATCH_TIMEOUT_SECONDS, QUEUE, _client, create_queue, function_env, start_moto,
     run_trigger, start_function,
 )
 
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
         api_child = children.start_python("sandbox-api", ["-m", "sandbox", "--databases", str(args.databases),
                                                           "--export-delay", "0"])
         api = json.loads(api_child.first_line())
-        moto = _start_moto(children)
+        moto = start_moto(children)
         _client("s3", moto).create_bucket(Bucket=BUCKET)
         sqs = _client("sqs", moto)
         jobs_url, _ = create_queue(sqs, QUEUE, 120)  # no copy function: the jobs stay queued
