@@ -39,6 +39,7 @@ from shared.dispatch.deferred import DeferredCommand, authorize_deferred, parse_
 from shared.dispatch.request import DispatchRequest
 from shared.dispatch.signatures import verify_slack
 from shared.errors import BackupExportError, RequestError, UnsupportedMediaType
+from shared.models import as_utc
 from shared.observability import log_event
 from shared.settings import Settings
 from shared.urls import host_allowed
@@ -127,7 +128,7 @@ def run_deferred(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
     authorize_deferred(command, settings, now=now)
     request, copies_reply = command.request, None if command.request.dry_run else command.reply_to
     log_event(logger, "queued command received", requested_by=command.requested_by,
-              waited_seconds=round((now - command.answered_at).total_seconds(), 3))
+              waited_seconds=round((now - as_utc(command.answered_at)).total_seconds(), 3))
     try:
         report = run_dispatch(request, settings=settings, requested_by=command.requested_by,
                               reply_to=copies_reply, reply_posts=COPY_POSTS).to_dict()

@@ -124,6 +124,15 @@ def test_dispatch_refuses_a_queued_command_that_asks_for_more(hooks, changes, sa
     assert exports(hooks) == 0 and hooks.jobs() == [] and hooks.sink.requests == []
 
 
+def test_a_queued_command_dated_without_a_zone_is_read_as_utc(hooks):
+    message = command_body(hooks)
+    message["answered_at"] = datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
+
+    response = deliver(hooks, message)
+
+    assert response["statusCode"] == 200 and body(response)["reply"]["delivered"] is True
+
+
 def test_a_malformed_queued_command_is_422_naming_the_fields(hooks):
     response = deliver(hooks, command_body(hooks, version=9, colour="red"))
 
