@@ -28,7 +28,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.table import Table
 
 from sandbox import demo_watch
-from sandbox.demo_slack import SLACK_COPY_POSTS, SLACK_REPLY, SLACK_SECRET, posts_on, slack_run
+from sandbox.demo_start import SLACK_COPY_POSTS, SLACK_REPLY, SLACK_SECRET, posts_on, start_run
 from sandbox.drill import DATABASE as DRILL_DATABASE
 from sandbox.drill import DemoDrill, demo_drill
 from sandbox.topology import NOTICE_PATH
@@ -89,20 +89,6 @@ def open_chain(args: argparse.Namespace, drill: DemoDrill | None) -> AbstractCon
     allow = {"REPLY_HOST_ALLOWLIST": "127.0.0.1"}  # the webhook sink stands in for Slack's response_url host
     return local_chain(config=args.sandbox_config, inline=args.inline, served=served, dispatch_env=allow,
                        copy_env=allow, hooks_env={"SLACK_SIGNING_SECRET": SLACK_SECRET})
-
-
-def start_run(chain: Any, args: argparse.Namespace, body: dict[str, Any],
-              console: Console) -> tuple[bool, dict[str, Any]]:
-    """Fire the cron event (``body``) at dispatch, or a slash command at hooks; (answered well,
-    dispatch's report)."""
-    if not args.slack:
-        console.print(f"cron event -> POST {chain.dispatch_url}  {json.dumps(body)}")
-        with console.status("dispatch is planning and requesting exports" + (" (and copying inline)" if args.inline else "")):
-            answer = chain.fire_cron(body, timeout=args.timeout)
-        report = answer.json()
-        console.print(f"dispatch answered {answer.status_code}: {report.get('summary', report)}")
-        return answer.status_code == 200, report
-    return slack_run(chain, args, console)
 
 
 def notices(chain: Any) -> list[Any]:

@@ -1,6 +1,6 @@
-"""The demo started by a slash command (``--slack TEXT``): Slack's signed form to hooks, its
-answer, then the run's summary that dispatch posts on the command's response_url (the
-webhook sink stands in for Slack)."""
+"""How the demo's run starts: the nightly cron event fired at dispatch, or (``--slack TEXT``) a
+slash command as Slack sends it, signed, to hooks: its answer, then the run's summary that
+dispatch posts on the command's response_url (the webhook sink stands in for Slack)."""
 
 from __future__ import annotations
 
@@ -52,3 +52,15 @@ def slack_run(chain: Any, args: Any, console: Console) -> tuple[bool, dict[str, 
     return answer.status_code == 200, report
 
 
+def start_run(chain: Any, args: Any, body: dict[str, Any],
+              console: Console) -> tuple[bool, dict[str, Any]]:
+    """Fire the cron event (``body``) at dispatch, or a slash command at hooks; (answered well,
+    dispatch's report)."""
+    if not args.slack:
+        console.print(f"cron event -> POST {chain.dispatch_url}  {json.dumps(body)}")
+        with console.status("dispatch is planning and requesting exports" + (" (and copying inline)" if args.inline else "")):
+            answer = chain.fire_cron(body, timeout=args.timeout)
+        report = answer.json()
+        console.print(f"dispatch answered {answer.status_code}: {report.get('summary', report)}")
+        return answer.status_code == 200, report
+    return slack_run(chain, args, console)
