@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--databases", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=5, help="cold starts per command")
     args = parser.parse_args(argv)
+    args.load_before = os.getloadavg()[0]  # other work on the machine weighs on every figure
     with ExitStack() as stack:
         children = stack.enter_context(Children())
         sink = stack.enter_context(WebhookSink())
@@ -200,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def report(args: argparse.Namespace, figures: dict[str, list[Answer]], full: tuple[float, float, str]) -> bool:
     print(f"Slack's answer, cold: process start -> answer, {args.databases} databases, {args.runs} runs each "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+          f"(load average {args.load_before:.1f} on {os.cpu_count()} CPUs before the start)")
     print(f"{'command':<11} {'median':>7} {'min':>7} {'max':>7}   {'port open':>9}  {'CPU-s':>6}  {'above baseline':>14}")
     met = True
     for name, answers in figures.items():
