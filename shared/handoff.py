@@ -185,11 +185,12 @@ class InlineHandoff:
         except Exception as exc:  # one broken copy must not stop the others
             logger.exception("inline copy crashed")
             return HandoffResult(job, False, "internal_error", f"the copy crashed ({type(exc).__name__})")
-        # The copy use case reports its failures instead of raising them.
+        # The copy use case reports its failures instead of raising them (a CopyError, or a mapping).
         outcome = getattr(report, "outcome", None)
         if outcome in ("failed", "not_ready"):
-            error = getattr(report, "error", None) or {}
-            return HandoffResult(job, False, error.get("code", outcome), error.get("message", f"copy {outcome}"))
+            error = getattr(report, "error", None)
+            fields = error if isinstance(error, dict) else vars(error) if error is not None else {}
+            return HandoffResult(job, False, fields.get("code", outcome), fields.get("message", f"copy {outcome}"))
         return HandoffResult(job, True)
 
     def close(self) -> None:

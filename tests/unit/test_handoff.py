@@ -11,6 +11,7 @@ from uuid import uuid4
 
 import pytest
 
+from shared.copying.result import CopyError, CopyResult
 from shared.errors import ConfigurationError, ExportNotReady, HandoffError
 from shared.handoff import (
     MAX_MESSAGE_BYTES,
@@ -69,7 +70,7 @@ def test_inline_runs_every_job_and_reports_each_failure():
         if j.database_name == "broken":
             raise RuntimeError("boom")
         if j.database_name == "reported":  # the copy use case reports failures in its result
-            return SimpleNamespace(outcome="failed", error={"code": "download_failed", "message": "cut"})
+            return CopyResult("failed", str(j.backup_id), j.object_key, error=CopyError("download_failed", "cut", True))
         return SimpleNamespace(outcome="copied", error=None)
 
     jobs = [job("a"), job("slow"), job("broken"), job("reported"), job("b")]
