@@ -38,6 +38,7 @@ DatabaseOpt = Annotated[Optional[list[str]], typer.Option(
 # A terminal waits for an answer: a few quick retries, each one said, instead of a minute of silence.
 API_ATTEMPTS = 3
 API_RETRY_SECONDS = 8.0
+API_POLICY: dict[str, Any] = {"max_attempts": API_ATTEMPTS, "max_retry_seconds": API_RETRY_SECONDS}  # also for the use cases' clients
 S3_ATTEMPTS = 2
 _RETRYABLE_CODES = {"scaleway_unavailable", "scaleway_rate_limited"}
 
@@ -80,8 +81,7 @@ class Session:
     def api(self) -> "ScalewayClient":
         from shared.scaleway.client import ScalewayClient
 
-        client = ScalewayClient.from_settings(self.settings, max_attempts=API_ATTEMPTS,
-                                              max_retry_seconds=API_RETRY_SECONDS)
+        client = ScalewayClient.from_settings(self.settings, **API_POLICY)
         self._closers.append(client)
         return client
 

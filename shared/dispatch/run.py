@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 from uuid import UUID
 
 from shared.dispatch.freshness import Freshness
@@ -48,16 +48,18 @@ def run_dispatch(
     inline_runner: Callable[[CopyJob], Any] | None = None,
     reply_to: str | None = None,
     reply_posts: int = REPLY_POSTS,
+    api_policy: Mapping[str, Any] | None = None,
 ) -> DispatchResult:
     """Build the API client, store, hand-off, notifier and heartbeat from settings, dispatch, close them.
 
     ``reply_to`` (a Slack ``response_url``) goes into the first ``reply_posts`` jobs: each
-    copy posts its outcome there as well as to ``NOTIFY_TARGETS``."""
+    copy posts its outcome there as well as to ``NOTIFY_TARGETS``. ``api_policy`` overrides the
+    API client's retry policy (``ScalewayClient.from_settings``: a terminal waits less)."""
     from shared.scaleway.client import ScalewayClient
     from shared.storage import ObjectStore
 
     with ExitStack() as stack:  # closes whatever was built, also when building the next one fails
-        api = stack.enter_context(ScalewayClient.from_settings(settings))
+        api = stack.enter_context(ScalewayClient.from_settings(settings, **(api_policy or {})))
         store = ObjectStore.from_settings(settings)
         stack.callback(store.close)
         handoff = handoff_from_settings(settings, inline_runner=inline_runner or _copy_here(settings))
@@ -70,11 +72,12 @@ def run_dispatch(
 
 
 def read_freshness(settings: Settings, *, database_names: Sequence[str] = (),
-                   requested_by: str = "cli") -> tuple[Freshness, ...]:
+                   database_ids: Sequence[UUID | str] = (), requested_by: str = "cli",
+                   api_policy: Mapping[str, Any] | None = None) -> tuple[Freshness, ...]:
     """Each database's freshness now, read as every run reads it, by a dry run: nothing is
-    exported, written, sent or pinged. Empty ``database_names``: every database."""
-    request = DispatchRequest(database_names=list(database_names), dry_run=True)
-    return run_dispatch(request, settings=settings, requested_by=requested_by).freshness
+    exported, written, sent or pinged. No names and no ids: every database."""
+    request = DispatchRequest(database_names=list(database_names), database_ids=list(database_ids), dry_run=True)
+    return run_dispatch(request, settings=settings, requested_by=requested_by, api_policy=api_policy).freshness
 
 
 def _notifier(settings: Settings, stack: ExitStack) -> Notifier | None:

@@ -49,24 +49,6 @@ def latest_of(sandbox: SandboxServer, name: str):
 # --- reading the API ---------------------------------------------------------------------------
 
 
-def test_latest_gives_iso_times_and_sizes_in_bytes(sandbox, env):
-    result = invoke(env, "latest", "--json")
-
-    assert result.code == 0, result.stderr
-    rows = {row["database_name"]: row for row in result.json()["databases"]}
-    shop = latest_of(sandbox, "shop")
-    assert rows["shop"]["backup_id"] == shop.id and rows["shop"]["size"] == shop.size
-    assert rows["shop"]["created_at"] == shop.created_at.isoformat()
-    assert rows["staging"]["backup_id"] is None  # the seeded database without backups
-
-
-def test_latest_table_names_every_database(sandbox, env):
-    result = invoke(env, "latest")
-    assert result.code == 0, result.stderr
-    assert all(db.name in result.stdout for db in sandbox.state.databases())
-    assert "no ready backup" in result.stdout
-
-
 def test_backups_by_name_and_id_say_which_have_a_verified_copy(sandbox, env, copied):
     blog = sandbox.state.database_named("blog")
 
@@ -88,7 +70,7 @@ def test_an_unknown_database_is_not_found_and_exit_1(env):
 
 
 def test_wrong_token_is_one_line_and_exit_2(sandbox, env):
-    result = invoke({**env, "SCALEWAY_SECRET_KEY": NO_TOKEN}, "latest")
+    result = invoke({**env, "SCALEWAY_SECRET_KEY": NO_TOKEN}, "backups")
     assert result.code == 2
     assert result.stderr.count("\n") == 1 and "[scaleway_authentication_denied]" in result.stderr
     assert NO_TOKEN not in result.stderr

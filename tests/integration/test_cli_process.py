@@ -1,5 +1,5 @@
 """The CLI as a real process: what reaches stderr (one line per error, a traceback only with
---debug, JSON logs only with --verbose), exit statuses, an unreachable API, dispatch, and the
+--debug, JSON logs only with --verbose), exit statuses, an unreachable API, run, and the
 ``sandbox`` command serving until it is interrupted."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tests.fixtures.copying import Bucket
 
 @pytest.mark.parametrize("setting,value", [("API_RATE_LIMIT", "500"), ("HANDOFF_MODE", "bogus")])
 def test_a_bad_setting_is_one_line_and_exit_2(sandbox: SandboxServer, setting: str, value: str):
-    result = run_cli({**cli_settings(sandbox), setting: value}, "latest")
+    result = run_cli({**cli_settings(sandbox), setting: value}, "backups")
 
     assert result.code == 2
     assert result.stderr.count("\n") == 1 and setting in result.stderr and "[configuration_error]" in result.stderr
@@ -38,7 +38,7 @@ def test_a_broken_scw_config_file_is_one_line_and_exit_2(tmp_path: Path):
 
 
 def test_debug_adds_the_traceback(sandbox: SandboxServer):
-    result = run_cli({**cli_settings(sandbox), "API_RATE_LIMIT": "500"}, "latest", "--debug")
+    result = run_cli({**cli_settings(sandbox), "API_RATE_LIMIT": "500"}, "backups", "--debug")
     assert result.code == 2 and "Traceback" in result.stderr and "API_RATE_LIMIT" in result.stderr.splitlines()[-1]
 
 
@@ -54,10 +54,10 @@ def test_an_unreachable_api_says_what_it_tries_then_fails(sandbox: SandboxServer
     assert not any(line.startswith("{") for line in lines)  # no JSON logs without --verbose
 
 
-def test_dispatch_dry_run_plans_exports_nothing_and_logs_to_stderr(sandbox: SandboxServer, bucket: Bucket):
+def test_run_dry_run_plans_exports_nothing_and_logs_to_stderr(sandbox: SandboxServer, bucket: Bucket):
     settings = cli_settings(sandbox, bucket=bucket.name, s3=bucket.endpoint)
 
-    result = run_cli(settings, "dispatch", "--dry-run", "--json", "--verbose")
+    result = run_cli(settings, "run", "--dry-run", "--json", "--verbose")
 
     assert result.code == 0, result.stderr
     logs = [json.loads(line) for line in result.stderr.splitlines()]  # --verbose: JSON lines, on stderr only
@@ -69,10 +69,10 @@ def test_dispatch_dry_run_plans_exports_nothing_and_logs_to_stderr(sandbox: Sand
     assert sandbox.stats.snapshot()["exports"] == 0
 
 
-def test_dispatch_checks_the_bucket_before_planning(sandbox: SandboxServer, bucket: Bucket):
+def test_run_checks_the_bucket_before_planning(sandbox: SandboxServer, bucket: Bucket):
     settings = cli_settings(sandbox, bucket="no-such-bucket", s3=bucket.endpoint)
 
-    result = run_cli(settings, "dispatch", "--dry-run", "--database", "shop")
+    result = run_cli(settings, "run", "--dry-run", "--database", "shop")
 
     assert result.code == 2 and "BACKUP_BUCKET" in result.stderr
     assert sandbox.stats.snapshot()["exports"] == 0

@@ -1,4 +1,4 @@
-"""``backups``, ``export`` and ``latest``: what the backup API holds, and asking it for a link."""
+"""``backups`` and ``export``: what the backup API holds, and asking it for a link."""
 
 from __future__ import annotations
 
@@ -13,13 +13,12 @@ from shared.cli.session import DatabaseOpt, DebugOpt, JsonOpt, Session, VerboseO
 from shared.copies import DatabaseFilter
 from shared.copies.backups import BackupRow, backups_with_copies, select
 from shared.dispatch.plan import KeyLayout, Selection
-from shared.models import Database, DatabaseBackup
+from shared.models import DatabaseBackup
 
 
 def register(app: typer.Typer) -> None:
     app.command("backups")(backups)
     app.command("export")(export)
-    app.command("latest")(latest)
 
 
 def backups(database: DatabaseOpt = None, json_output: JsonOpt = False, debug: DebugOpt = False,
@@ -58,16 +57,6 @@ def export(backup_id: Annotated[str, typer.Argument(help="The backup's id.")],
         session.out.emit(document, lambda: _export_text(backup))
 
 
-def latest(json_output: JsonOpt = False, debug: DebugOpt = False, verbose: VerboseOpt = False) -> None:
-    """The newest ready backup of every database."""
-    with Session(json_output, debug, verbose) as session:
-        api = session.api()
-        databases = sorted(api.list_databases(), key=lambda d: d.name)
-        newest = api.latest_ready_backups()
-        pairs = [(db, newest.get(db.id)) for db in databases]
-        session.out.emit({"databases": [_latest_row(db, b) for db, b in pairs]}, lambda: _latest_table(pairs))
-
-
 def missing_names(selection: Selection) -> list[str]:
     return [str(i) for i in selection.missing_ids] + list(selection.missing_names)
 
@@ -77,18 +66,6 @@ def report_missing(session: Session, missing: list[str], why: str) -> None:
     if missing:
         session.out.note(f"not found: {', '.join(missing)} ({why}) [not_found]")
         session.not_done()
-
-
-def _latest_row(db: Database, backup: DatabaseBackup | None) -> dict[str, Any]:
-    return {"database_id": str(db.id), "database_name": db.name, "status": db.status,
-            "backup_id": str(backup.id) if backup else None,
-            "created_at": iso(backup.created_at) if backup else None, "size": backup.size if backup else None}
-
-
-def _latest_table(pairs: list[tuple[Database, DatabaseBackup | None]]) -> Any:
-    rows = [(db.name, db.status, b.id, when(b.created_at), size(b.size)) if b else
-            (db.name, db.status, "-", "-", "no ready backup") for db, b in pairs]
-    return table(None, ("DATABASE", "STATUS", "LATEST READY BACKUP", "CREATED", "SIZE"), rows)
 
 
 def _backups_table(rows: list[BackupRow]) -> Any:
