@@ -83,11 +83,14 @@ class RetentionPlan:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "delete": [{"key": c.key, "backup_id": c.backup_id, "created_at": c.created_at.isoformat()}
-                       for c in self.delete],
-            "keep": [{"key": k.copy.key, "backup_id": k.copy.backup_id, "created_at": k.copy.created_at.isoformat(),
-                      "reasons": list(k.reasons)} for k in self.keep],
+            "delete": [_entry(c) for c in self.delete],
+            "keep": [{**_entry(k.copy), "reasons": list(k.reasons)} for k in self.keep],
         }
+
+
+def _entry(copy: StoredCopy) -> dict[str, Any]:
+    created = as_utc(copy.created_at).astimezone(timezone.utc)
+    return {"key": copy.key, "backup_id": copy.backup_id, "created_at": created.isoformat(), "size": copy.size}
 
 
 def newest_first(copies: Iterable[StoredCopy]) -> list[StoredCopy]:

@@ -1,7 +1,12 @@
-"""``status`` and ``run`` against the sandbox API and moto's S3 server: their output, exit status
-and effects (a stale database reported, real copies in the bucket)."""
+"""``status``, ``run`` and ``prune`` against the sandbox API and moto's S3 server: their output, exit
+status and effects (a stale database reported, real copies in the bucket, real deletions)."""
 
 from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -9,10 +14,10 @@ from sandbox import blobs
 from sandbox.api import SandboxServer
 from sandbox.processes import free_port
 from shared.copying.run import run_job
-from shared.keys import object_key
+from shared.keys import copy_metadata, object_key
 from shared.settings import DEFAULT_KEY_TEMPLATE
 from tests.fixtures.cli import cli_settings, invoke
-from tests.fixtures.copying import Bucket, fast_clients, job_for, make_settings
+from tests.fixtures.copying import Bucket, fast_clients, job_for, make_settings, s3_client
 
 
 @pytest.fixture
@@ -143,3 +148,79 @@ def test_dispatch_is_a_hidden_name_of_run(env):
     result = invoke(env, "dispatch", "--dry-run", "-d", "nope", "--json")
     assert result.code == 1 and [d["status"] for d in result.json()["databases"]] == ["not_found"]
     assert "dispatch" not in invoke(env, "--help").stdout
+
+
+# --- prune ------------------------------------------------------------------------------------
+
+
+def put_copy(bucket: Bucket, sandbox: SandboxServer, name: str, days_old: int, **lock: object) -> str:
+    """A verified copy as an earlier run left it, of a backup ``days_old`` days old."""
+    db = sandbox.state.database_named(name)
+    backup_id, created = str(uuid.uuid4()), datetime.now(timezone.utc) - timedelta(days=days_old, hours=1)
+    key = object_key(DEFAULT_KEY_TEMPLATE, "", database_name=name, database_id=db.id, backup_id=backup_id,
+                     created_at=created)
+    body = f"{name}, {days_old} days ago".encode()
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()  # S3 wants it with a retention
+    bucket.s3.put_object(Bucket=bucket.name, Key=key, Body=body, ContentMD5=md5, **lock, Metadata=copy_metadata(
+        backup_id=backup_id, database_id=db.id, database_name=name, created_at=created, size=len(body),
+        db_size=None, sha256=hashlib.sha256(body).hexdigest()))
+    return key
+
+
+def test_prune_dry_run_says_what_goes_and_why_the_rest_stays_then_prune_deletes_it(sandbox, env, bucket):
+    shop = [put_copy(bucket, sandbox, "shop", days) for days in (0, 1, 2, 3)]
+    blog = [put_copy(bucket, sandbox, "blog", days) for days in (0, 5)]
+    rules = {**env, "KEEP_LAST": "2"}
+
+    preview = invoke(rules, "prune", "--dry-run", "--json")
+    shown = invoke(rules, "prune", "--dry-run", "-d", "shop")
+    assert sorted(bucket.objects()) == sorted(shop + blog)  # the dry runs deleted nothing
+    done = invoke(rules, "prune", "--json")
+
+    assert preview.code == shown.code == 0, preview.stderr
+    plans = {d["database_name"]: d for d in preview.json()["databases"]}
+    assert [c["key"] for c in plans["shop"]["delete"]] == shop[2:] and plans["blog"]["delete"] == []
+    assert {c["key"]: c["reasons"] for c in plans["shop"]["keep"]} == {
+        shop[0]: ["keep_min", "keep_last"], shop[1]: ["keep_last"]}
+    assert plans["shop"]["delete"][0]["size"] == len(b"shop, 2 days ago")
+    assert "would delete" in shown.stdout and "keep_last" in shown.stdout and "blog" not in shown.stdout
+    assert done.code == 0, done.stderr
+    assert sorted(k for d in done.json()["databases"] for k in d["deleted"]) == sorted(shop[2:])
+    assert sorted(bucket.objects()) == sorted(shop[:2] + blog)
+
+
+def test_prune_without_a_rule_keeps_everything_and_says_so(sandbox, env, bucket):
+    kept = [put_copy(bucket, sandbox, "shop", days) for days in (0, 9)]
+
+    result = invoke(env, "prune")
+
+    assert result.code == 0, result.stderr
+    assert "no pruning rule" in result.stdout and sorted(bucket.objects()) == sorted(kept)
+
+
+def test_prune_keeps_locked_copies_and_is_no_error(sandbox, moto_reset):
+    s3 = s3_client(moto_reset)
+    name = f"locked-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "fr-par"},
+                     ObjectLockEnabledForBucket=True)
+    bucket = Bucket(s3, name, moto_reset)
+    until = datetime.now(timezone.utc) + timedelta(days=2)
+    newest, locked = (put_copy(bucket, sandbox, "shop", d, ObjectLockMode="GOVERNANCE",
+                               ObjectLockRetainUntilDate=until) for d in (0, 4))
+    expired = put_copy(bucket, sandbox, "shop", 8)
+    env = {**cli_settings(sandbox, bucket=name, s3=moto_reset), "KEEP_LAST": "1",
+           "OBJECT_LOCK_MODE": "GOVERNANCE", "OBJECT_LOCK_DAYS": "2"}
+
+    result = invoke(env, "prune", "--json")
+
+    assert result.code == 0, result.stderr
+    [plan] = result.json()["databases"]
+    assert plan["deleted"] == [expired] and plan["failed"] == []
+    assert {c["key"]: c["reasons"] for c in plan["keep"]}[locked] == ["object_lock"]
+    assert sorted(bucket.objects()) == sorted([newest, locked])
+
+
+def test_prune_of_a_database_without_copies_is_not_found(env, bucket, sandbox):
+    put_copy(bucket, sandbox, "shop", 0)
+    result = invoke({**env, "KEEP_LAST": "1"}, "prune", "-d", "blog", "--json")
+    assert result.code == 1 and result.json()["databases"] == [] and "[not_found]" in result.stderr
