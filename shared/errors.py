@@ -122,6 +122,13 @@ class ScalewayInvalidArguments(ScalewayAPIError):
     code = "scaleway_invalid_arguments"
 
 
+class ScalewayUnknownRegion(ScalewayInvalidArguments):
+    """400 ``invalid_arguments`` on ``region``: the caller named a region the product is not in."""
+
+    status = 422
+    code = "unknown_region"
+
+
 class ScalewayAuthError(ScalewayAPIError):
     """401 ``denied_authentication``: our own credentials are wrong."""
 
@@ -195,6 +202,13 @@ class DownloadHostNotAllowed(BackupExportError):
     code = "download_host_not_allowed"
 
 
+class DownloadRedirected(BackupExportError):
+    """The download link answered a redirect: it is never followed (the link is the credential)."""
+
+    status = 502
+    code = "download_redirected"
+
+
 class DownloadError(BackupExportError):
     """The download link answered badly or the connection broke."""
 
@@ -214,6 +228,14 @@ class IntegrityError(BackupExportError):
 
     status = 502
     code = "integrity_check_failed"
+
+
+class CopyInProgress(BackupExportError):
+    """Another invocation is writing this backup's upload right now: deliver the job again later."""
+
+    status = 503
+    code = "copy_in_progress"
+    retryable = True
 
 
 class StorageError(BackupExportError):

@@ -8,31 +8,31 @@ The client never fetches a download link: it only asks the API for one.
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable
 from uuid import UUID
 
 import httpx
 
-from shared.scaleway.session import ApiSession, ClientStats, parse
-from shared.errors import ConfigurationError, ExportFailed, ExportNotReady, InvalidRequest
-from shared.models import BACKUP_ERROR, BACKUP_READY, Database, DatabaseBackup, as_utc
-from shared.observability import log_event
+from shared.errors import ConfigurationError, InvalidRequest
+from shared.models import BACKUP_READY, Database, DatabaseBackup, as_utc
+from shared.scaleway.exports import LINK_MARGIN, LinkWait, request_export
 from shared.scaleway.ratelimit import RateLimiter
+from shared.scaleway.session import ApiSession, ClientStats, parse
 
 if TYPE_CHECKING:
     from shared.settings import Settings
 
 __all__ = ["ClientStats", "ScalewayClient", "newest_ready_by_database"]
 
-logger = logging.getLogger(__name__)
-
 _PREFIX = "/serverless-sqldb/v1alpha1/regions/{region}"
 _REGION = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _OLDEST = datetime.min.replace(tzinfo=timezone.utc)
+# What a key needs to export (a write); ServerlessSQLDatabaseReadOnly can list but not export.
+EXPORT_PERMISSION = ("the ServerlessSQLDatabaseReadWrite (or FullAccess) permission set on the backup's project "
+                     "to export it (an unknown backup id is answered alike)")
 
 
 def _utcnow() -> datetime:
@@ -157,10 +157,12 @@ class ScalewayClient:
         return parse(DatabaseBackup, self._session.call("GET", path, on_id=True))
 
     def export_backup(self, backup_id: UUID | str, *, region: str | None = None) -> DatabaseBackup:
-        # Exporting is idempotent on this API (asking again for the same backup answers the
-        # same backup and at worst restarts its export), so retrying the POST is safe.
+        # Retrying the POST is safe: a repeat is accepted (at worst restarting the export) or
+        # answered 409/412 while one is under way (``request_export`` reads that as "wait").
+        # A 403 here names the permission: exporting is a write, a read-only key can list.
         path = self._path(region, "backups", _uuid(backup_id, "backup_id"), "export")
-        return parse(DatabaseBackup, self._session.call("POST", path, body={}, on_id=True))
+        return parse(DatabaseBackup, self._session.call("POST", path, body={}, on_id=True,
+                                                        permission=EXPORT_PERMISSION))
 
     def latest_ready_backups(
         self, *, project_id: str | None = None, database_ids: Iterable[UUID | str] | None = None,
@@ -177,50 +179,28 @@ class ScalewayClient:
                        for b in self.list_backups(database_id=db, region=region)]
         return newest_ready_by_database(backups)
 
+    def request_export(self, backup_id: UUID | str, *, region: str | None = None) -> DatabaseBackup | None:
+        """Ask for an export; None when the API answers that one is already under way."""
+        return request_export(self, backup_id, region=region)
+
     def wait_for_download_url(
         self, backup_id: UUID | str, *, deadline: float, region: str | None = None,
-        initial_interval: float = 1.0, max_interval: float = 15.0,
-        export_if_missing: bool = True, min_link_validity: float = 300.0,
+        min_link_validity: float = LINK_MARGIN, refused: Collection[str] = (), requested: bool = False,
+        initial_interval: float = 0.5, max_interval: float = 4.0,
     ) -> DatabaseBackup:
-        """Poll until the backup has a link still valid ``min_link_validity`` seconds.
+        """Poll until the backup shows a link that lives ``min_link_validity`` seconds more and is
+        not one of ``refused``, requesting an export only when nothing else can bring one
+        (``shared.scaleway.exports``). ``requested``: the caller already asked for this one.
 
         ``deadline`` is a value of the client's clock (``time.monotonic``). ``error`` raises
-        ExportFailed; an expired link is exported again; the deadline raises ExportNotReady.
+        ExportFailed; the deadline raises ExportNotReady.
         """
-        interval = initial_interval
-        exported = False
-        stale: set[str] = set()  # expired links already exported over: export once per link
-        backup = self.get_backup(backup_id, region=region)
-        while True:
-            if backup.status == BACKUP_ERROR:
-                raise ExportFailed(f"backup {backup.id} is in error: it cannot be exported")
-            if self._link_usable(backup, min_link_validity):
-                return backup
-            link = backup.download_url
-            if (link and link not in stale) or (not link and export_if_missing and not exported):
-                if link:
-                    stale.add(link)
-                exported = True
-                log_event(logger, "export requested", backup_id=str(backup.id),
-                          reason="link expired" if link else "no link")
-                backup = self.export_backup(backup_id, region=region)
-                continue
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                raise ExportNotReady(f"download link of backup {backup.id} not ready in time")
-            self._sleep(min(interval, remaining))
-            interval = min(interval * 2, max_interval)
-            backup = self.get_backup(backup_id, region=region)
+        wait = LinkWait(self, backup_id, region=region, min_validity=min_link_validity, dead=refused,
+                        requested=requested, initial_interval=initial_interval, max_interval=max_interval,
+                        sleep=self._sleep, clock=self._clock, now=self._now)
+        return wait.run(deadline)
 
     # --- Helpers ---------------------------------------------------------------------------
-
-    def _link_usable(self, backup: DatabaseBackup, min_validity: float) -> bool:
-        if not backup.download_url:
-            return False
-        expires = backup.download_url_expires_at
-        if expires is None:
-            return True
-        return (as_utc(expires) - self._now()).total_seconds() > min_validity
 
     def _path(self, region: str | None, *parts: str) -> str:
         return "/".join([_PREFIX.format(region=_region(region or self.region)), *parts])

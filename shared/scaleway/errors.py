@@ -26,6 +26,7 @@ from shared.errors import (
     ScalewayQuotaExceeded,
     ScalewayRateLimited,
     ScalewayUnavailable,
+    ScalewayUnknownRegion,
 )
 from shared.retry_after import retry_after_seconds
 from shared.urls import redact_text
@@ -57,18 +58,26 @@ def parse_error_body(content: bytes) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _error_class(status: int, api_type: str | None, on_id: bool) -> type[ScalewayAPIError]:
-    if api_type == "quotas_exceeded":
+def _names_region(body: dict[str, Any]) -> bool:
+    details = body.get("details")
+    return isinstance(details, list) and any(
+        isinstance(d, dict) and d.get("argument_name") == "region" for d in details)
+
+
+def _error_class(status: int, body: dict[str, Any], on_id: bool, permission: str | None) -> type[ScalewayAPIError]:
+    if body.get("type") == "quotas_exceeded":
         return ScalewayQuotaExceeded
     if status == 401:
         return ScalewayAuthError
+    if status == 403 and permission:  # the resource was just read: only the permission can be missing
+        return ScalewayPermissionDenied
     if status == 404 or (status == 403 and on_id):
         # The API answers unknown or deleted ids with 403 permissions_denied since 2025.
         return ScalewayNotFound
     if status == 403:
         return ScalewayPermissionDenied
     if status == 400:
-        return ScalewayInvalidArguments
+        return ScalewayUnknownRegion if _names_region(body) else ScalewayInvalidArguments
     if status in (409, 412, 423):
         return ScalewayConflict
     if status == 429:
@@ -86,16 +95,22 @@ def error_from_answer(
     method: str,
     path: str,
     on_id: bool = False,
+    permission: str | None = None,
 ) -> ScalewayAPIError:
-    """Build the typed error for one non-2xx answer. ``on_id``: the call named one resource."""
+    """Build the typed error for one non-2xx answer. ``on_id``: the call named one resource;
+    ``permission``: the permission set the call needs, named by the error a 403 becomes."""
     headers = httpx.Headers(headers)
     body = parse_error_body(content)
     api_type = body.get("type") if isinstance(body.get("type"), str) else None
-    cls = _error_class(status, api_type, on_id)
+    cls = _error_class(status, body, on_id, permission)
     api_message = body.get("message") if isinstance(body.get("message"), str) else ""
     summary = redact_text(api_message)[:_MAX_MESSAGE] or _bare_reason(status)
     if cls is ScalewayNotFound:
         summary = f"not found or not allowed ({summary})"
+    elif cls is ScalewayPermissionDenied and permission:
+        summary = f"{summary}; the API key needs {permission}"
+    elif cls is ScalewayUnknownRegion:
+        summary = f"{summary}; the region is not one where the product is offered"
     where = redact_text(path.split("?", 1)[0])
     message = f"Scaleway API {method} {where} answered {status}: {summary}"
     details = {k: body[k] for k in _DETAIL_FIELDS if body.get(k) not in (None, [], {})}

@@ -77,8 +77,9 @@ class ApiSession:
         self.stats = ClientStats()
 
     def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-             body: Any = None, on_id: bool = False) -> Any:
-        """One API call with retries; returns the decoded JSON answer."""
+             body: Any = None, on_id: bool = False, permission: str | None = None) -> Any:
+        """One API call with retries; returns the decoded JSON answer. ``on_id``: the call names
+        one resource; ``permission``: the permission set it needs (a 403 then names it)."""
         started = self._clock()
 
         def stop(state: RetryCallState) -> bool:
@@ -91,13 +92,14 @@ class ApiSession:
             sleep=self._sleep, before_sleep=self._count_retry, reraise=True,
         )
         clean = {k: str(v) for k, v in (params or {}).items() if v is not None}
-        return retrying(self._attempt, method, path, clean, body, on_id)
+        return retrying(self._attempt, method, path, clean, body, (on_id, permission))
 
     def paged(self, path: str, key: str, params: dict[str, Any], model: type[Model],
               page_size: int) -> list[Model]:
-        """Every page of a listing, parsed; guarded against servers that never stop."""
+        """Every page of a listing, parsed (``next_page_needed`` decides when it ends)."""
         items: list[Model] = []
         seen: set[Any] = set()
+        largest = 0  # the longest page so far: what the server serves, whatever we asked
         for page in range(1, _MAX_PAGES + 1):
             data = self.call("GET", path, params={**params, "page": page, "page_size": page_size})
             data = data if isinstance(data, dict) else {}
@@ -106,15 +108,10 @@ class ApiSession:
             seen.update(m.id for m in fresh)
             items.extend(fresh)
             total = data.get("total_count")
-            total = total if isinstance(total, int) else None
-            if not fresh:  # an empty page, or a server ignoring `page`: stop either way
+            if not next_page_needed(got=len(batch), fresh=len(fresh), listed=len(items), largest=largest,
+                                    total=total if isinstance(total, int) else None):
                 break
-            if total is not None and len(items) >= total:
-                break
-            # Without total_count a short page ends the listing. With it, more remain (a
-            # server capping page_size below what we asked): one more request settles that.
-            if total is None and len(batch) < page_size:
-                break
+            largest = max(largest, len(batch))
         else:
             log_event(logger, "listing stopped at the page limit", logging.WARNING, path=path)
         return items
@@ -130,7 +127,7 @@ class ApiSession:
         self.stats.add(retries=1)
 
     def _attempt(self, method: str, path: str, params: dict[str, str], body: Any,
-                 on_id: bool) -> Any:
+                 target: tuple[bool, str | None]) -> Any:
         request = self.http.build_request(method, path, params=params or None, json=body)
         self._check_host(request.url)
         self.limiter.acquire()
@@ -142,7 +139,7 @@ class ApiSession:
             self._log_failure(error, method, path)
             raise error from exc
         if not response.is_success:
-            raise self._failure(response, method, path, on_id)
+            raise self._failure(response, method, path, target)
         try:
             return response.json()
         except ValueError:
@@ -153,9 +150,10 @@ class ApiSession:
             raise error from None
 
     def _failure(self, response: httpx.Response, method: str, path: str,
-                 on_id: bool) -> ScalewayAPIError:
+                 target: tuple[bool, str | None]) -> ScalewayAPIError:
+        on_id, permission = target
         error = error_from_answer(response.status_code, response.headers, response.content,
-                                  method=method, path=path, on_id=on_id)
+                                  method=method, path=path, on_id=on_id, permission=permission)
         if response.status_code == 429:
             self.stats.add(rate_limited=1)
         if response.status_code in (429, 503):
@@ -172,6 +170,25 @@ class ApiSession:
         log_event(logger, "scaleway api call failed", logging.WARNING, method=method, path=path,
                   api_status=error.api_status, api_type=error.api_type,
                   request_id=error.request_id, error=error.code)
+
+
+def next_page_needed(*, got: int, fresh: int, listed: int, largest: int, total: int | None) -> bool:
+    """Pure: whether a listing needs its next page. ``got``: items on this page (``fresh`` of them
+    new), ``listed``: new items so far, ``largest``: the longest earlier page (0 on the first).
+
+    A page with nothing new ends it (an empty page, or a server ignoring ``page``). ``total_count``
+    only settles it when it cannot be the page's own length: a server may report that instead of
+    the number of matches. Otherwise a page shorter than an earlier one is the last; the first
+    page, even short of what was asked, is not known to be (the server may cap ``page_size``):
+    the next page tells.
+    """
+    if not fresh:
+        return False
+    if total is not None and listed < total:
+        return True
+    if total is not None and total != got:  # a real count of all matches, and it is reached
+        return False
+    return largest == 0 or got >= largest
 
 
 def parse(model: type[Model], data: Any) -> Model:

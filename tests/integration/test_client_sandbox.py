@@ -11,7 +11,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from shared.errors import ExportFailed, ScalewayAuthError, ScalewayConflict, ScalewayNotFound
+from shared.errors import ExportFailed, ScalewayAuthError, ScalewayConflict, ScalewayNotFound, ScalewayPermissionDenied
 from shared.scaleway.client import ScalewayClient
 from shared.settings import Settings
 
@@ -106,11 +106,19 @@ def test_locked_backup_export_is_a_conflict(sandbox, client):
 
 def test_unknown_ids_are_not_found(client):
     unknown = uuid.uuid4()
-    for call in (client.get_backup, client.export_backup, client.get_database):
+    for call in (client.get_backup, client.get_database):
         with pytest.raises(ScalewayNotFound) as caught:
             call(unknown)
         assert (caught.value.api_status, caught.value.api_type) == (403, "permissions_denied")
         assert caught.value.request_id
+
+
+def test_a_403_on_export_names_the_permission_an_export_needs(client):
+    # The API answers an unknown id and a key that may not export alike: the error says both.
+    with pytest.raises(ScalewayPermissionDenied) as caught:
+        client.export_backup(uuid.uuid4())
+    assert (caught.value.api_status, caught.value.api_type) == (403, "permissions_denied")
+    assert "ServerlessSQLDatabaseReadWrite" in caught.value.message and "unknown backup id" in caught.value.message
 
 
 def test_wrong_token_is_an_auth_error(sandbox):

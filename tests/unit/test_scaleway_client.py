@@ -30,6 +30,7 @@ from shared.errors import (
     ScalewayQuotaExceeded,
     ScalewayRateLimited,
     ScalewayUnavailable,
+    ScalewayUnknownRegion,
 )
 from shared.scaleway.ratelimit import RateLimiter
 from shared.scaleway.client import ScalewayClient, newest_ready_by_database
@@ -93,7 +94,8 @@ def harness():
                             transport=httpx.MockTransport(record))
         options.setdefault("limiter", RateLimiter(1e6, sleep=lambda s: None))
         options.setdefault("sleep", sleeps.append)
-        client = ScalewayClient(http, project_id=PROJECT, now=lambda: NOW, **options)
+        options.setdefault("now", lambda: NOW)
+        client = ScalewayClient(http, project_id=PROJECT, **options)
         made.append(Harness(client, requests, sleeps))
         return made[-1]
 
@@ -151,6 +153,39 @@ def test_listing_stops_when_the_server_ignores_the_page_number(harness):
     assert len(h.requests) == 2
 
 
+def capped(rows: list[dict], cap: int, *, total: str) -> Handler:
+    """A server that serves at most ``cap`` rows a page, whatever was asked; ``total``: what it
+    reports as total_count: ``all`` (documented), ``page`` (the page's length) or ``none``."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        batch = rows[(page - 1) * cap: page * cap]
+        body: dict = {"backups": batch}
+        if total != "none":
+            body["total_count"] = len(rows) if total == "all" else len(batch)
+        return httpx.Response(200, json=body)
+    return handler
+
+
+@pytest.mark.parametrize("total", ["all", "page", "none"])
+@pytest.mark.parametrize("count", [4, 5])
+def test_a_capped_page_size_and_any_total_count_still_list_everything(harness, total, count):
+    # GIVEN a server capping pages at 2 rows, the newest backup of a database on the last page
+    rows = [backup(id=str(UUID(int=i + 1)), created_at=f"2026-10-0{1 + i}T02:00:00Z") for i in range(count)]
+    h = harness(capped(rows, 2, total=total))  # the client asks for 1000 a page
+
+    latest = h.client.latest_ready_backups()
+
+    assert [str(b.id) for b in latest.values()] == [str(UUID(int=count))]
+    assert len(h.requests) <= 4  # three pages, and an empty one at most to be sure
+
+
+def test_total_count_reporting_the_page_length_does_not_end_the_listing(harness):
+    rows = [backup(id=str(UUID(int=i + 1))) for i in range(5)]
+    h = harness(capped(rows, 2, total="page"), page_size=2)
+    assert len(h.client.list_backups()) == 5
+    assert [r.url.params["page"] for r in h.requests] == ["1", "2", "3"]  # the short third page ends it
+
+
 def test_list_backups_of_one_database_sends_its_id(harness):
     h = harness(lambda r: httpx.Response(200, json={"backups": [], "total_count": 0}))
     h.client.list_backups(database_id=UUID("4dfa498a-58d0-437d-b800-7e78edc1b4a9"),
@@ -179,7 +214,8 @@ def test_latest_ready_backups_project_wide_takes_one_listing(harness):
         "4dfa498a-58d0-437d-b800-7e78edc1b4a9": "0b1e3c52-6f1d-4c59-9a53-7d7c2a9f0e11",
         "9db5fcc8-49c2-4c74-a530-4f7e27eef3d5": "c3f1a7b9-8d2e-4f60-9a1b-2c3d4e5f6a7b",
     }
-    assert len(h.requests) == 1
+    # one listing: a first page short of what was asked may be a capped page, the next one tells
+    assert [r.url.params["page"] for r in h.requests] == ["1", "2"]
 
 
 def test_latest_ready_backups_per_database_lists_each(harness):
@@ -195,7 +231,7 @@ def test_latest_ready_backups_per_database_lists_each(harness):
     latest = h.client.latest_ready_backups(database_ids=dbs)
     assert {str(k): str(v.id) for k, v in latest.items()} == {
         dbs[0]: "c3f1a7b9-8d2e-4f60-9a1b-2c3d4e5f6a7b"}
-    assert [r.url.params["database_id"] for r in h.requests] == dbs
+    assert [r.url.params["database_id"] for r in h.requests if r.url.params["page"] == "1"] == dbs
 
 
 def test_newest_ready_ignores_the_order_the_api_used():
@@ -219,7 +255,7 @@ ERROR_CASES = [
     (403, {"type": "permissions_denied", "message": "insufficient permissions", "details": []},
      "get", ScalewayNotFound, "permissions_denied"),
     (403, {"type": "permissions_denied", "message": "insufficient permissions", "details": []},
-     "export", ScalewayNotFound, "permissions_denied"),
+     "export", ScalewayPermissionDenied, "permissions_denied"),
     (403, {"type": "permissions_denied", "message": "insufficient permissions", "details": []},
      "list", ScalewayPermissionDenied, "permissions_denied"),
     (403, {"type": "quotas_exceeded", "message": "quota exceeded", "details": [{"resource": "x"}]},
@@ -445,71 +481,133 @@ def test_client_calls_go_through_the_limiter(harness):
 
 
 class ExportApi:
-    """A backup whose link appears after ``polls_needed`` GETs following an export."""
+    """A backup whose export takes ``polls_needed`` GETs, under one reading of the undocumented API.
 
-    def __init__(self, *, polls_needed: int = 2, status: str = "ready",
-                 link_expires: datetime | None = None, link: str | None = None) -> None:
-        self.polls_needed = polls_needed
-        self.status = status
-        self.exports = 0
-        self.polls_since_export = 0
-        self.link = link
-        self.link_expires = link_expires
+    ``locked``: the backup shows ``locked`` while its export is prepared (else ``ready`` without
+    a link); ``repeat``: the answer to an export request while one is under way (200, 409, 412);
+    ``keep_old``: the old link stays visible until the new one replaces it; ``lifetime``: how long
+    a new link lives, by ``download_url_expires_at``, on a wall clock that moves with the sleeps.
+    """
+
+    def __init__(self, clock: "FakeClock", *, polls_needed: int = 2, status: str = "ready",
+                 locked: bool = False, repeat: int = 200, keep_old: bool = False, link: str | None = None,
+                 link_expires: datetime | None = None, exporting: bool = False,
+                 lifetime: timedelta = timedelta(hours=24)) -> None:
+        self.clock, self.polls_needed, self.status = clock, polls_needed, status
+        self.locked, self.repeat, self.keep_old, self.lifetime = locked, repeat, keep_old, lifetime
+        self.link, self.link_expires = link, link_expires
+        self.exporting, self.polls_since_export, self.exports, self.serial = exporting, 0, 0, 0
+
+    def now(self) -> datetime:
+        return NOW + timedelta(seconds=self.clock.value - 1000.0)
 
     def body(self) -> dict:
         expires = self.link_expires.isoformat().replace("+00:00", "Z") if self.link else None
-        return backup(status=self.status, download_url=self.link, download_url_expires_at=expires)
+        status = "locked" if self.locked and self.exporting else self.status
+        return backup(status=status, download_url=self.link, download_url_expires_at=expires)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
             self.exports += 1
-            self.link, self.polls_since_export = None, 0
+            if self.exporting and self.repeat != 200:
+                kind = "transient_state" if self.repeat == 409 else "precondition_failed"
+                return httpx.Response(self.repeat, json={"type": kind, "message": "export in progress"})
+            if (self.locked and self.exporting) or self.status != "ready":
+                return httpx.Response(409, json={"type": "transient_state", "message": "locked"})
+            self.exporting, self.polls_since_export = True, 0
+            if not self.keep_old:
+                self.link = None
             return httpx.Response(200, json=self.body())
-        if self.exports:
+        if self.exporting:
             self.polls_since_export += 1
-            if self.polls_since_export >= self.polls_needed and not self.link:
-                self.link, self.link_expires = LINK, NOW + timedelta(hours=24)
+            if self.polls_since_export >= self.polls_needed:
+                self.serial += 1
+                self.exporting = False
+                self.link = LINK.replace("deadbeef", f"new{self.serial}")
+                self.link_expires = self.now() + self.lifetime
         return httpx.Response(200, json=self.body())
 
 
-def test_wait_exports_then_polls_until_the_link_appears(harness):
-    api, clock = ExportApi(polls_needed=3), FakeClock()
-    h = harness(api, sleep=clock.sleep, clock=clock.now)
+@pytest.fixture
+def waiting(harness):
+    """``waiting(**ExportApi options)`` -> (harness, api, clock): time moves only when the client sleeps."""
+    def make(**options: object) -> tuple[Harness, ExportApi, FakeClock]:
+        clock = FakeClock()
+        api = ExportApi(clock, **options)
+        h = harness(api, sleep=clock.sleep, clock=clock.now, now=api.now)
+        return h, api, clock
+    return make
+
+
+def test_wait_exports_then_polls_until_the_link_appears(waiting):
+    h, api, clock = waiting(polls_needed=3)
     ready = h.client.wait_for_download_url(BACKUP_ID, deadline=clock.now() + 60)
-    assert ready.download_url == LINK
-    assert api.exports == 1
+    assert ready.download_url.startswith("https://s3.example/") and api.exports == 1
     assert [r.method for r in h.requests] == ["GET", "POST", "GET", "GET", "GET"]
-    assert clock.sleeps == [1.0, 2.0, 4.0]
+    assert clock.sleeps == [0.5, 0.75, 1.125]
 
 
-def test_wait_raises_export_failed_on_error(harness):
-    h = harness(ExportApi(status="error"))
+def test_wait_raises_export_failed_on_error(waiting):
+    h, _, _ = waiting(status="error")
     with pytest.raises(ExportFailed):
         h.client.wait_for_download_url(BACKUP_ID, deadline=1e12)
 
 
-def test_wait_exports_again_when_the_link_expired(harness):
-    api = ExportApi(link=LINK.replace("deadbeef", "old"), link_expires=NOW - timedelta(hours=1))
-    api.exports = 1  # an earlier run exported it
-    clock = FakeClock()
-    h = harness(api, sleep=clock.sleep, clock=clock.now)
+@pytest.mark.parametrize("repeat", [200, 409, 412])
+def test_a_backup_locked_during_its_export_is_only_polled(waiting, repeat):
+    # GIVEN dispatch exported the backup, which the API shows locked until the link is there
+    h, api, clock = waiting(locked=True, exporting=True, repeat=repeat, polls_needed=4)
     ready = h.client.wait_for_download_url(BACKUP_ID, deadline=clock.now() + 60)
-    assert ready.download_url == LINK
-    assert api.exports == 2
+    assert ready.status == "ready" and ready.download_url and api.exports == 0
+    assert {r.method for r in h.requests} == {"GET"}
 
 
-def test_wait_treats_a_link_about_to_expire_as_expired(harness):
-    api = ExportApi(link=LINK, link_expires=NOW + timedelta(seconds=30))
-    clock = FakeClock()
-    h = harness(api, sleep=clock.sleep, clock=clock.now)
+@pytest.mark.parametrize("repeat", [409, 412])
+def test_a_repeat_export_answered_409_or_412_means_keep_polling(waiting, repeat):
+    # GIVEN an export under way, the backup still ready without a link, and repeats refused
+    h, api, clock = waiting(exporting=True, repeat=repeat, polls_needed=3)
     ready = h.client.wait_for_download_url(BACKUP_ID, deadline=clock.now() + 60)
-    assert ready.download_url_expires_at == NOW + timedelta(hours=24)
+    assert ready.download_url and api.exports == 1  # asked once, told "in progress", then only polled
+    assert [r.method for r in h.requests].count("POST") == 1
+
+
+def test_an_export_requested_by_the_caller_is_not_requested_again(waiting):
+    h, api, clock = waiting(exporting=True, polls_needed=2)
+    assert h.client.wait_for_download_url(BACKUP_ID, deadline=clock.now() + 60, requested=True).download_url
+    assert api.exports == 0
+
+
+def test_wait_exports_again_when_the_link_expired(waiting):
+    h, api, clock = waiting(link=LINK.replace("deadbeef", "old"), link_expires=NOW - timedelta(hours=1))
+    ready = h.client.wait_for_download_url(BACKUP_ID, deadline=clock.now() + 60)
+    assert "new1" in ready.download_url
     assert api.exports == 1
 
 
-def test_wait_gives_up_at_the_deadline(harness):
-    api, clock = ExportApi(polls_needed=10**6), FakeClock()
-    h = harness(api, sleep=clock.sleep, clock=clock.now)
+def test_wait_treats_a_link_about_to_expire_as_expired(waiting):
+    h, api, clock = waiting(link=LINK, link_expires=NOW + timedelta(seconds=30))
+    ready = h.client.wait_for_download_url(BACKUP_ID, deadline=clock.now() + 60, min_link_validity=60)
+    assert ready.download_url_expires_at == api.link_expires and api.exports == 1
+
+
+def test_a_refused_link_shown_until_the_new_one_is_ready_is_exported_over_once(waiting):
+    # GIVEN the store refused the link, and the API keeps showing it until the new export ends
+    old = LINK.replace("deadbeef", "old")
+    h, api, clock = waiting(link=old, link_expires=NOW + timedelta(hours=20), keep_old=True, polls_needed=4)
+    ready = h.client.wait_for_download_url(BACKUP_ID, deadline=clock.now() + 60, refused={old})
+    assert ready.download_url != old and api.exports == 1
+
+
+def test_a_five_second_link_is_caught_alive(waiting):
+    # GIVEN links that live 5 s and take a while to appear: polls must come often enough to see one alive
+    h, api, clock = waiting(polls_needed=6, lifetime=timedelta(seconds=5))
+    ready = h.client.wait_for_download_url(BACKUP_ID, deadline=clock.now() + 120)
+    assert (ready.download_url_expires_at - api.now()).total_seconds() > 1
+    assert api.exports == 1 and max(clock.sleeps) <= 4.0
+
+
+def test_wait_gives_up_at_the_deadline(waiting):
+    h, api, clock = waiting(polls_needed=10**6)
     with pytest.raises(ExportNotReady):
         h.client.wait_for_download_url(BACKUP_ID, deadline=clock.now() + 40, max_interval=15)
     assert sum(clock.sleeps) == pytest.approx(40)
@@ -517,24 +615,31 @@ def test_wait_gives_up_at_the_deadline(harness):
     assert api.exports == 1
 
 
-def test_wait_without_export_only_polls(harness):
-    api, clock = ExportApi(), FakeClock()
-    h = harness(api, sleep=clock.sleep, clock=clock.now)
-    with pytest.raises(ExportNotReady):
-        h.client.wait_for_download_url(BACKUP_ID, deadline=clock.now() + 5,
-                                       export_if_missing=False)
-    assert api.exports == 0 and {r.method for r in h.requests} == {"GET"}
+def test_a_403_on_export_names_the_missing_permission(harness):
+    denied = {"type": "permissions_denied", "message": "insufficient permissions", "details": []}
+    h = harness(lambda r: httpx.Response(403, json=denied) if r.method == "POST" else httpx.Response(200, json=backup()))
+    with pytest.raises(ScalewayPermissionDenied) as caught:
+        h.client.wait_for_download_url(BACKUP_ID, deadline=1e12)
+    assert "ServerlessSQLDatabaseReadWrite" in caught.value.message
+    assert caught.value.code == "scaleway_permissions_denied" and not caught.value.retryable
+
+
+def test_an_unknown_region_is_the_callers_mistake_not_an_outage(harness):
+    refused = {"type": "invalid_arguments", "message": "invalid argument(s)",
+               "details": [{"argument_name": "region", "reason": "constraint", "help_message": "unknown"}]}
+    h = harness(lambda r: httpx.Response(400, json=refused))
+    with pytest.raises(ScalewayUnknownRegion) as caught:
+        h.client.list_backups(region="xx-yyy")
+    assert (caught.value.status, caught.value.code) == (422, "unknown_region")
 
 
 # --- Where the token goes -------------------------------------------------------------------
 
 
-def test_token_only_goes_to_the_api_host(harness):
-    api = ExportApi(polls_needed=1)
-    clock = FakeClock()
-    h = harness(api, sleep=clock.sleep, clock=clock.now)
+def test_token_only_goes_to_the_api_host(waiting):
+    h, _, clock = waiting(polls_needed=1)
     ready = h.client.wait_for_download_url(BACKUP_ID, deadline=clock.now() + 60)
-    assert ready.download_url == LINK
+    assert ready.download_url.startswith("https://s3.example/")
     assert {r.url.host for r in h.requests} == {"api.test"}
     assert all(r.headers["X-Auth-Token"] == TOKEN for r in h.requests)
 
