@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from tenacity import wait_none
 
-from shared.errors import DownloadLinkExpired, IntegrityError, StorageError
+from shared.errors import DownloadError, DownloadLinkExpired, DownloadRedirected, IntegrityError, StorageError
 from shared.copying.engine import Connections, Progress, Transfer
 
 PART = 64 * 1024
@@ -29,7 +29,10 @@ class FakeResponse:
         return self.headers.get(name.lower(), default)
 
     def read(self) -> bytes:
-        return b""
+        data, self.chunks = b"".join(self.chunks), []
+        if self.error:
+            raise ConnectionResetError("connection reset by peer")
+        return data
 
     def readinto(self, buffer: memoryview) -> int:
         if not self.chunks:
@@ -83,21 +86,30 @@ def connections(handler: Handler) -> Connections:
 class FakeLink:
     """A presigned GET answering Range; ``faults`` is a list of what to do to the next GETs."""
 
-    def __init__(self, faults: list[str] | None = None, total: int = SIZE) -> None:
+    def __init__(self, faults: list[str] | None = None, total: int = SIZE, ignore_range: bool = False) -> None:
         self.faults = list(faults or [])
         self.total = total
+        self.ignore_range = ignore_range
         self.headers_seen: list[dict[str, str]] = []
+        self.targets: list[str] = []
 
     def __call__(self, method: str, target: str, headers: dict[str, str], body: bytes) -> FakeResponse:
         self.headers_seen.append(headers)
+        self.targets.append(target)
         if method == "HEAD":  # as S3 does: a presigned GET URL's signature does not cover HEAD
             return FakeResponse(403)
         start, end = map(int, re.fullmatch(r"bytes=(\d+)-(\d+)", headers["Range"]).groups())
         fault = self.faults.pop(0) if self.faults else None
         head = {"Content-Range": f"bytes {start}-{end}/{self.total}", "Content-Length": str(end - start + 1)}
         data = DATA[start:end + 1]
+        if self.ignore_range:  # the whole object, 200, whatever was asked
+            return FakeResponse(200, {"Content-Length": str(SIZE)}, [DATA[i:i + 8192] for i in range(0, SIZE, 8192)])
         if fault == "403":
             return FakeResponse(403)
+        if fault == "302":
+            return FakeResponse(302, {"Location": "http://elsewhere.test/x"})
+        if fault == "cut-at-0":
+            return FakeResponse(206, head, [], error=True)
         if fault == "503":
             return FakeResponse(503)
         if fault == "short":
@@ -225,14 +237,65 @@ def test_probe_reports_the_length_and_a_refusal() -> None:
         refused.probe("http://link.test/x")
 
 
-def test_a_declared_length_beyond_the_range_is_an_integrity_error() -> None:
-    with pytest.raises(IntegrityError):
-        make(FakeLink(["long-declared"]), FakeStore()).run("http://link.test/x", fresh(), FakeStore().url)
+@pytest.mark.parametrize("fault", ["long-declared", "garbled-length"])
+def test_a_wrong_content_length_is_fetched_again(fault: str) -> None:
+    link, store = FakeLink(["ok", fault]), FakeStore()
+    progress = fresh()
+    assert make(link, store).run("http://link.test/x", progress, store.url) is True
+    assert store.joined() == DATA and progress.sha256.hexdigest() == hashlib.sha256(DATA).hexdigest()
 
 
-def test_a_garbled_content_length_is_an_integrity_error() -> None:
-    with pytest.raises(IntegrityError):
-        make(FakeLink(["garbled-length"]), FakeStore()).run("http://link.test/x", fresh(), FakeStore().url)
+def test_a_content_length_wrong_every_time_is_a_retryable_download_error() -> None:
+    with pytest.raises(DownloadError) as caught:
+        make(FakeLink(["long-declared"] * 10), FakeStore()).run("http://link.test/x", fresh(), FakeStore().url)
+    assert caught.value.retryable and caught.value.code == "download_failed"
+
+
+def test_a_redirect_is_never_followed_nor_retried() -> None:
+    link = FakeLink(["ok", "302"])
+    with pytest.raises(DownloadRedirected) as caught:
+        make(link, FakeStore()).run("http://link.test/x", fresh(), FakeStore().url)
+    assert not caught.value.retryable and caught.value.code == "download_redirected"
+    assert len(link.targets) == 2 and all(t.startswith("/x") for t in link.targets)
+
+
+@pytest.mark.parametrize("fault", ["cut-at-0", "broken", "503", "short"])
+def test_the_probe_is_retried_like_a_part(fault: str) -> None:
+    link = FakeLink([fault])
+    assert make(link, FakeStore()).probe("http://link.test/x") == SIZE
+    assert [h["Range"] for h in link.headers_seen] == ["bytes=0-0", "bytes=0-0"]
+
+
+def test_a_server_ignoring_range_is_read_in_order_with_one_request() -> None:
+    link, store = FakeLink(ignore_range=True), FakeStore()
+    progress = fresh()
+    assert make(link, store).run("http://link.test/x", progress, store.url) is True
+    assert store.joined() == DATA and progress.sha256.hexdigest() == hashlib.sha256(DATA).hexdigest()
+    assert len(link.targets) == 1  # the one whole-object answer fed every part
+
+
+def test_a_server_ignoring_range_serves_a_resumed_copy_from_its_part() -> None:
+    link, store = FakeLink(ignore_range=True), FakeStore()
+    transfer = make(link, store)
+    first = fresh()
+    transfer.run("http://link.test/x", first, store.url, should_stop=lambda per_part: len(first.parts) == 2)
+    resumed = Progress(SIZE, PART, parts=list(first.parts), sha256=None)
+    assert transfer.run("http://link.test/x", resumed, store.url) is True
+    assert store.joined() == DATA and len(link.targets) == 2
+
+
+def test_each_part_takes_the_link_the_caller_gives_it() -> None:
+    link, store = FakeLink(), FakeStore()
+    asked: list[float] = []
+
+    def next_link(seconds_per_part: float) -> str:
+        asked.append(seconds_per_part)
+        return f"http://link.test/x?n={len(asked)}"
+
+    assert make(link, store).run(next_link, fresh(), store.url) is True
+    assert store.joined() == DATA
+    assert [t.split("?")[1] for t in link.targets] == [f"n={n}" for n in range(1, 7)]
+    assert asked[0] == 0.0 and all(seconds >= 0 for seconds in asked)
 
 
 def test_connections_are_reused_and_dropped_after_a_failure() -> None:
@@ -261,8 +324,8 @@ def test_the_probe_copes_with_empty_objects_and_servers_ignoring_range(answer: F
     assert transfer.probe("http://link.test/x") == size
 
 
-def test_a_probe_answered_with_another_range_is_an_integrity_error() -> None:
+def test_a_probe_answered_with_another_range_every_time_is_a_download_error() -> None:
     wrong = FakeResponse(206, {"Content-Range": "bytes 0-9/100", "Content-Length": "10"}, [b"x" * 10])
     transfer = Transfer(connections(lambda *a: wrong), connections(FakeStore()), wait=wait_none())
-    with pytest.raises(IntegrityError):
+    with pytest.raises(DownloadError):
         transfer.probe("http://link.test/x")
