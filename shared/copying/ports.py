@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Collection, Iterator, Protocol, Sequence
+from datetime import datetime
 from uuid import UUID
 
 from shared.models import CopyJob, DatabaseBackup
-from shared.storage import StoredObject
+from shared.storage import OpenUpload, StoredObject
 
 
 class BackupSource(Protocol):
@@ -18,10 +19,10 @@ class BackupSource(Protocol):
 
     def get_backup(self, backup_id: UUID | str, *, region: str | None = None) -> DatabaseBackup: ...
 
-    def export_backup(self, backup_id: UUID | str, *, region: str | None = None) -> DatabaseBackup: ...
+    def request_export(self, backup_id: UUID | str, *, region: str | None = None) -> DatabaseBackup | None: ...
 
-    def wait_for_download_url(self, backup_id: UUID | str, *, deadline: float,
-                              region: str | None = None) -> DatabaseBackup: ...
+    def wait_for_download_url(self, backup_id: UUID | str, *, deadline: float, region: str | None = None,
+                              refused: Collection[str] = (), requested: bool = False) -> DatabaseBackup: ...
 
     def close(self) -> None: ...
 
@@ -38,6 +39,10 @@ class CopyStore(Protocol):
     def upload_part_url(self, key: str, upload_id: str, part_number: int) -> str: ...
 
     def list_parts(self, key: str, upload_id: str) -> list[tuple[int, str, int]]: ...
+
+    def list_open_uploads(self, prefix: str = "") -> list[OpenUpload]: ...
+
+    def last_written(self, upload: OpenUpload) -> datetime | None: ...
 
     def complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> str: ...
 

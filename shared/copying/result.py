@@ -13,7 +13,7 @@ from typing import Any, Literal
 from shared.errors import BackupExportError
 from shared.models import as_utc
 
-Outcome = Literal["copied", "already_copied", "continued", "not_ready", "failed"]
+Outcome = Literal["copied", "already_copied", "continued", "in_progress", "not_ready", "failed"]
 
 
 @dataclass(frozen=True)
@@ -21,21 +21,27 @@ class CopyError:
     code: str
     message: str
     retryable: bool
+    status: int = 500  # the error's own HTTP status: 422 says the job itself is wrong
 
     @classmethod
     def of(cls, exc: BackupExportError) -> CopyError:
-        return cls(exc.code, exc.message, exc.retryable)
+        return cls(exc.code, exc.message, exc.retryable, exc.status)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "retryable": self.retryable}
 
 
 @dataclass(frozen=True)
-class Published:
-    """A verified object at the key, stamped with its SHA-256 by this invocation."""
+class Verified:
+    """The complete object at the key, verified (size, multipart ETag, SHA-256), not stamped yet."""
 
     size: int
     sha256: str
     parts: int
     seconds: float
     throughput_mb_s: float
+    etag: str  # the object's ETag when verified: the stamp applies only to that object
+    resumed_parts: int = 0  # parts an earlier invocation had stored
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ class FoundCopied:
     """Another delivery of the same job published and stamped the object first."""
 
 
-Step = Published | HandedOver | FoundCopied
+Step = Verified | HandedOver | FoundCopied
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,7 @@ class CopyResult:
     size: int | None = None
     sha256: str | None = None
     parts: int | None = None
+    resumed_parts: int | None = None
     seconds: float | None = None
     throughput_mb_s: float | None = None
     error: CopyError | None = None
@@ -78,16 +85,23 @@ class CopyResult:
     ledger_error: str | None = None  # the copy's freshness entry could not be written (shared.ledger)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in (None, (), [])}
+        body = {k: v for k, v in asdict(self).items() if v not in (None, (), [])}
+        if self.error is not None:
+            body["error"] = self.error.to_dict()
+        return body
 
 
 def copy_status(outcome: Outcome, error: CopyError | None, deadline: datetime, now: datetime) -> int:
-    """200 done (or failed for good: a redelivery cannot help), 202 continued, 503 "deliver again"."""
+    """200 done (or failed for good: a redelivery cannot help), 202 continued, 422 the job itself
+    is wrong (its backup is not where it says), 503 "deliver again" (not ready, another
+    invocation is writing the copy right now, or a failure a retry can help)."""
     if outcome in ("copied", "already_copied"):
         return 200
     if outcome == "continued":
         return 202
-    if outcome == "not_ready":
+    if outcome in ("not_ready", "in_progress"):
         return 503
+    if error is not None and error.status == 422:
+        return 422
     retry_helps = error is not None and error.retryable and as_utc(now) < as_utc(deadline)
     return 503 if retry_helps else 200

@@ -1,22 +1,30 @@
 """The copy use case: one ``CopyJob`` in, one ``CopyResult`` out.
 
-Order, chosen so that every step is safe to repeat:
-check (a verified copy at the key ends the job) -> ask the API for the backup and a fresh link
-(never a URL from the message) -> allowlist the link's host -> stream the parts -> complete ->
-verify (size, multipart ETag, SHA-256) -> stamp the SHA-256 into the metadata (the mark of a
-verified copy) -> record it in the ledger and ping its heartbeat -> prune -> notify.
+Order, chosen so that every step is safe to repeat, and a kill at any point leaves what the next
+delivery finishes: refuse a job whose key is not its backup's own (the key is derived from the
+settings, never taken from the message) -> check the bucket (a verified copy ends the job; an
+unstamped one is verified by reading it back; an upload being written right now by another
+invocation ends this delivery, ``in_progress``) -> ask the API for the backup and a link (never
+a URL from the message), kept alive whatever its lifetime -> resume the upload the store holds,
+or start one -> stream the parts -> complete -> verify (size, multipart ETag, SHA-256) -> notify
+``backup.copied`` -> record it in the ledger and ping its heartbeat -> stamp the SHA-256 into
+the metadata (the mark of a verified copy) -> prune. All that a watcher needs happens before the
+stamp: a delivery killed before it is finished (and redone) by the next one.
 
 Outcomes (``shared.copying.result.copy_status`` turns them into statuses): ``copied`` and
 ``already_copied``; ``continued`` (the copy handed itself a continuation before the function
-timeout); ``not_ready`` (no link within this invocation's budget, job deadline not passed) so a
-queue redelivers it; ``failed``, which sends ``backup.copy_failed`` (the notice id is the same on
-every attempt, so receivers dedupe).
+timeout); ``in_progress`` and ``not_ready`` (no link within this invocation's budget, job
+deadline not passed) so a queue redelivers it; ``failed``, which sends ``backup.copy_failed``
+(the notice id is the same on every attempt, so receivers dedupe).
 
-Duplicates. Only the invocation that stamps the SHA-256 notifies ``backup.copied``, with an id
-derived from the backup id; a second delivery finds the stamp and answers ``already_copied``.
+Notices. ``backup.copied`` goes out before the stamp, so a kill between the two cannot lose it:
+the next delivery finds the object unstamped, verifies it again, notifies again (the same
+notice id, derived from the backup id) and stamps. A delivery that finds the stamp answers
+``already_copied`` and stays quiet.
 
-Resume. A continuation carries the upload id and the parts done; it is checked against the
-store's ``ListParts`` (a mismatch aborts and restarts from zero). A hash state cannot be
+Resume. A continuation carries the upload id and the parts done; a delivery without one finds
+the upload a killed invocation left (ListMultipartUploads, ListParts). The stored parts are
+checked against the part plan and the copy goes on from there. A hash state cannot be
 serialised, so a copy made over several invocations hashes the completed object by reading it
 back from the bucket before stamping the SHA-256.
 """
@@ -32,9 +40,9 @@ from shared.copying.engine import Transfer, transfer_clients
 from shared.copying.ports import BackupSource, CopyStore, Notifier, Requeue
 from shared.copying.pruning import prune_copies
 from shared.copying.record import record_verified
-from shared.copying.result import CopyError, CopyResult, FoundCopied, HandedOver, Published
-from shared.copying.steps import CopyRun
-from shared.errors import BackupExportError, DeadlineExceeded, ExportNotReady
+from shared.copying.result import CopyError, CopyResult, FoundCopied, HandedOver, Verified
+from shared.copying.steps import CopyRun, own_key
+from shared.errors import BackupExportError, CopyInProgress, DeadlineExceeded, ExportNotReady, InvalidRequest
 from shared.models import CopyJob, as_utc
 from shared.notify.events import copied_event, failed_event
 from shared.observability import log_event
@@ -73,10 +81,15 @@ def function_budget(timeout_seconds: float, started: float, clock: Clock = SYSTE
 def run_job(job: CopyJob, settings: Settings, *, clients: CopyClients | None = None,
             remaining_time: Callable[[], float] | None = None, notifier: Notifier | None = None,
             requeue: Requeue | None = None, clock: Clock = SYSTEM_CLOCK) -> CopyResult:
-    """Copy one backup. Only a missing or invalid setting raises (``ConfigurationError``, while
-    building clients); every other ``BackupExportError`` becomes the result. Clients and the
-    notifier are built from ``settings`` unless given; ``requeue`` receives continuations, and
-    without it the copy never stops early."""
+    """Copy one backup. Only a job whose ``object_key`` is not its backup's own key (422,
+    ``InvalidRequest``: a job may only write its own backup's copy) and a missing or invalid
+    setting (``ConfigurationError``, while building clients) raise; every other
+    ``BackupExportError`` becomes the result. Clients and the notifier are built from
+    ``settings`` unless given; ``requeue`` receives continuations, and without it the copy never
+    stops early."""
+    if job.object_key != own_key(job, settings):
+        raise InvalidRequest("the job's object_key is not the key its backup is copied to",
+                             details={"fields": ["object_key"]})
     own_clients, own_notifier = clients is None, notifier is None
     clients = clients or CopyClients.from_settings(settings)
     notifier = notifier if notifier is not None else _default_notifier(settings, job)
@@ -96,13 +109,15 @@ def run_job(job: CopyJob, settings: Settings, *, clients: CopyClients | None = N
 
 def _execute(run: CopyRun, notifier: Notifier | None, clock: Clock) -> CopyResult:
     job = run.job
-    base = CopyResult(outcome="failed", backup_id=str(job.backup_id), key=job.object_key)
+    base = CopyResult(outcome="failed", backup_id=str(job.backup_id), key=run.key)
     try:
         if run.already_copied():
             return replace(base, outcome="already_copied")
         if as_utc(job.deadline) <= clock.now():
             raise DeadlineExceeded(f"the job's deadline {job.deadline.isoformat()} has passed")
         step = run.copy()
+    except CopyInProgress as exc:  # another invocation's copy: nothing to report, no notice
+        return replace(base, outcome="in_progress", error=CopyError.of(exc))
     except ExportNotReady as exc:
         if as_utc(job.deadline) > clock.now():
             return replace(base, outcome="not_ready", error=CopyError.of(exc))
@@ -116,15 +131,22 @@ def _execute(run: CopyRun, notifier: Notifier | None, clock: Clock) -> CopyResul
     return _published(run, base, step, notifier, clock)
 
 
-def _published(run: CopyRun, base: CopyResult, step: Published, notifier: Notifier | None,
+def _published(run: CopyRun, base: CopyResult, step: Verified, notifier: Notifier | None,
                clock: Clock) -> CopyResult:
+    """Notify, record (ledger, heartbeat), then stamp: a kill before the stamp loses nothing (see
+    the module's docstring); then prune."""
+    notifications = _send(notifier, _copied_event(run, step))
     recorded = record_verified(run.store, run.settings, run.job)
+    try:
+        run.stamp(step)
+    except BackupExportError as exc:
+        failed = _failed(run, base, exc, notifier)  # redelivered, it verifies, notifies and stamps again
+        return replace(failed, notifications=notifications + failed.notifications)
     pruned = prune_copies(run.store, run.settings, run.job, clock.now())
-    result = replace(base, outcome="copied", size=step.size, sha256=step.sha256, parts=step.parts,
-                     seconds=step.seconds, throughput_mb_s=step.throughput_mb_s,
-                     pruned=pruned.deleted, prune_errors=pruned.errors,
-                     heartbeat=recorded.heartbeat, ledger_error=recorded.ledger_error)
-    return replace(result, notifications=_send(notifier, _copied_event(run, step)))
+    return replace(base, outcome="copied", size=step.size, sha256=step.sha256, parts=step.parts,
+                   resumed_parts=step.resumed_parts or None, seconds=step.seconds,
+                   throughput_mb_s=step.throughput_mb_s, pruned=pruned.deleted, prune_errors=pruned.errors,
+                   notifications=notifications, heartbeat=recorded.heartbeat, ledger_error=recorded.ledger_error)
 
 
 def _failed(run: CopyRun, base: CopyResult, exc: BackupExportError, notifier: Notifier | None) -> CopyResult:
@@ -179,7 +201,7 @@ def _reply_targets(job: CopyJob, settings: Settings) -> list[NotifyTarget]:
 # --- the two notices ------------------------------------------------------------------------
 
 
-def _copied_event(run: CopyRun, step: Published) -> Any:
+def _copied_event(run: CopyRun, step: Verified) -> Any:
     job = run.job
     return copied_event(
         database_name=job.database_name, database_id=str(job.database_id), backup_id=str(job.backup_id),

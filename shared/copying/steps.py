@@ -1,40 +1,55 @@
 """The steps of one copy invocation: ``CopyRun`` owns the multipart upload and aborts it on any failure.
 
-Steps: a fresh link from the API (exported again when refused mid-copy) -> start or resume the
-multipart upload -> stream the parts or hand over a continuation -> complete, verify and stamp
-the SHA-256. Each returns what it did (``shared.copying.result``); the use case
-(``shared.copying.run``) puts the answers together, prunes and notifies.
+Steps: what the bucket holds (a verified copy ends the job; an unstamped one is verified by
+reading it back; an open upload written to within ``live_window`` belongs to a live copy and
+ends this delivery with ``CopyInProgress``) -> a link from the API (``LinkKeeper`` keeps it
+alive) -> resume the upload the store holds (the continuation's, or the one a killed delivery
+left) or start one -> stream the parts or hand over a continuation -> complete and verify.
+Each returns what it did (``shared.copying.result``); the use case (``shared.copying.run``)
+notifies, stamps (``publish.stamp``) and prunes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
 from itertools import islice
 from typing import Any, Callable
 
 from shared import keys
 from shared.clock import Clock
+from shared.copying import publish
 from shared.copying.engine import Progress, Transfer
-from shared.parts import check_plan, iter_parts, multipart_etag, part_size_for
+from shared.copying.links import LinkKeeper
 from shared.copying.ports import BackupSource, CopyStore, Requeue
-from shared.copying.result import FoundCopied, HandedOver, Published, Step
-from shared.errors import (DownloadHostNotAllowed, DownloadLinkExpired, ExportNotReady, HandoffError, IntegrityError,
+from shared.copying.result import FoundCopied, HandedOver, Step, Verified
+from shared.copying.resume import read_back, stored_prefix
+from shared.errors import (CopyInProgress, DownloadHostNotAllowed, DownloadLinkExpired, HandoffError, IntegrityError,
                            InvalidRequest, StorageError)
-from shared.models import Continuation, CopyJob, DatabaseBackup
+from shared.models import Continuation, CopyJob, DatabaseBackup, PartDone, as_utc
 from shared.observability import log_event
+from shared.parts import check_plan, iter_parts, part_count, part_size_for
 from shared.settings import Settings
+from shared.storage import OpenUpload, StoredObject
 from shared.urls import host_allowed
 
 logger = logging.getLogger(__name__)
 
 SAFETY_SECONDS = 30.0  # time kept back to complete, hand over and answer
-MAX_REEXPORTS = 2  # a link refused mid-copy is replaced at most this many times per invocation
+LIVE_UPLOAD_SECONDS = 300.0  # an open upload written to this recently belongs to a live copy
 
 
-def verified(meta: dict[str, str], job: CopyJob) -> bool:
-    """A verified copy of this job's backup is stored (``keys.is_verified_copy``)."""
-    return keys.is_verified_copy(meta, backup_id=job.backup_id, size=job.size)
+def live_window(settings: Settings) -> timedelta:
+    """Longer than a live copy ever goes without writing a part (a link wait, then a part)."""
+    return timedelta(seconds=max(LIVE_UPLOAD_SECONDS, settings.link_wait_seconds + 60))
+
+
+def own_key(job: CopyJob, settings: Settings) -> str:
+    """The key this job's backup is copied to, from the settings (never taken from the message)."""
+    return keys.object_key(settings.backup_key_template, settings.backup_prefix, database_name=job.database_name,
+                           database_id=job.database_id, backup_id=job.backup_id, created_at=job.backup_created_at,
+                           project_id=str(job.project_id), region=job.region)
 
 
 class CopyRun:
@@ -45,62 +60,64 @@ class CopyRun:
         self.job, self.settings, self.api, self.store, self.transfer = job, settings, api, store, transfer
         self.remaining_time, self.requeue, self.clock = remaining_time, requeue, clock
         self.started = clock.monotonic()
-        self.key = job.object_key
+        self.key = own_key(job, settings)
+        self.found: StoredObject | None = None
         self.upload_id: str | None = None
         self.progress: Progress | None = None
-        self.reexports = 0
+        self.resumed_parts = 0
+        self.links = LinkKeeper(api, job, clock, deadline=self._wait_deadline, check=self._check_backup)
+
+    @property
+    def reexports(self) -> int:
+        return self.links.exports
 
     def already_copied(self) -> bool:
-        found = None if self.job.force else self.store.head(self.key)
-        done = found is not None and verified(found.metadata, self.job)
+        self.found = None if self.job.force else self.store.head(self.key)
+        done = self.found is not None and publish.verified(self.found.metadata, self.job)
         if done and self.job.continuation is not None:  # a late continuation: its upload is not needed
             self._abort(self.job.continuation.upload_id)
         return done
 
     def copy(self) -> Step:
-        backup = self._link()
-        probed, backup = self._on_live_link(backup, self.transfer.probe)
-        size = self._size(backup, probed)
-        self._start(size)
+        if publish.unstamped_copy(self.found, self.job):
+            recovered = self._recover()
+            if recovered is not None:
+                return recovered
+        uploads = self._open_uploads()
+        backup = self.links.first()
+        probed = self._on_live_link(self.transfer.probe)
+        size = self._size(self.links.backup or backup, probed)
+        self._start(size, uploads)
         try:
-            run = lambda url: self.transfer.run(url, self.progress, self._part_url, self._should_stop)  # noqa: E731
-            finished, backup = self._on_live_link(backup, run)
-            return self._publish(size) if finished else self._hand_over()
+            finished = self._on_live_link(
+                lambda _: self.transfer.run(self.links.for_next_part, self.progress, self._part_url, self._should_stop))
+            return self._complete(size) if finished else self._hand_over()
         except BaseException:
             self._abort()
             raise
 
     # --- the link -------------------------------------------------------------------------
 
-    def _link(self, stale: str | None = None) -> DatabaseBackup:
-        """A usable link from the API, waiting no longer than this invocation can afford."""
+    def _wait_deadline(self) -> float:
         budget = min(self.settings.link_wait_seconds, self.remaining_time() - SAFETY_SECONDS)
-        deadline = self.clock.monotonic() + max(0.0, budget)
-        if stale:
-            self.reexports += 1
-            self.api.export_backup(self.job.backup_id, region=self.job.region)
-        backup = self.api.wait_for_download_url(self.job.backup_id, deadline=deadline, region=self.job.region)
-        while stale and backup.download_url == stale:  # the API may show the old link until the export ends
-            if self.clock.monotonic() >= deadline:
-                raise ExportNotReady(f"no new download link for backup {self.job.backup_id} in time")
-            self.clock.sleep(min(2.0, max(0.0, deadline - self.clock.monotonic())))
-            backup = self.api.wait_for_download_url(self.job.backup_id, deadline=deadline, region=self.job.region)
-        if backup.database_id != self.job.database_id:
-            raise InvalidRequest("the job's backup belongs to another database")
+        return self.clock.monotonic() + max(0.0, budget)
+
+    def _check_backup(self, backup: DatabaseBackup) -> None:
+        """The API's backup must be the job's, and its link on an allowed host."""
+        created = self.job.backup_created_at
+        if backup.database_id != self.job.database_id or (
+                backup.created_at is not None and as_utc(backup.created_at) != as_utc(created)):
+            raise InvalidRequest("the job's backup is not the API's: another database or another date")
         if not host_allowed(backup.download_url or "", self.settings.download_host_allowlist):
             raise DownloadHostNotAllowed("the download link's host is not in DOWNLOAD_HOST_ALLOWLIST")
-        return backup
 
-    def _on_live_link(self, backup: DatabaseBackup, action: Callable[[str], Any]) -> tuple[Any, DatabaseBackup]:
-        """Run ``action(url)``; a refused link is exported again and the action carried on."""
+    def _on_live_link(self, action: Callable[[str], Any]) -> Any:
+        """Run ``action(url)``; a refused link is replaced (``LinkKeeper``) and the action carried on."""
         while True:
             try:
-                return action(backup.download_url or ""), backup
+                return action(self.links.url)
             except DownloadLinkExpired:
-                if self.reexports >= MAX_REEXPORTS:
-                    raise
-                log_event(logger, "download link refused: exporting again", backup_id=str(self.job.backup_id))
-                backup = self._link(stale=backup.download_url)
+                self.links.refused(self.links.url)
 
     def _size(self, backup: DatabaseBackup, probed: int | None) -> int:
         size = backup.size if backup.size is not None else self.job.size
@@ -113,18 +130,58 @@ class CopyRun:
             raise IntegrityError("the backup is empty")
         return size
 
-    # --- the upload -----------------------------------------------------------------------
+    # --- what the store holds ---------------------------------------------------------------
 
-    def _start(self, size: int) -> None:
+    def _recover(self) -> Verified | None:
+        assert self.found is not None
+        readback = publish.recover(self.store, self.found, self.transfer.verify_md5)
+        if readback is None:
+            return None
+        log_event(logger, "an unstamped copy was verified by reading it back", key=self.key)
+        parts = part_count(self.found.size, part_size_for(self.found.size))
+        return Verified(size=self.found.size, sha256=readback.sha256, parts=parts, seconds=self._elapsed(),
+                        throughput_mb_s=0.0, etag=self.found.etag, resumed_parts=parts)
+
+    def _open_uploads(self) -> list[OpenUpload]:
+        """Open uploads at the key; raises ``CopyInProgress`` when one is being written right now."""
+        own = self.job.continuation.upload_id if self.job.continuation else None
+        uploads = [u for u in self.store.list_open_uploads(prefix=self.key) if u.key == self.key]
+        for upload in uploads:
+            written = None if upload.upload_id == own else self.store.last_written(upload)
+            if upload.upload_id != own and (written is None or self.clock.now() - as_utc(written) < live_window(self.settings)):
+                raise CopyInProgress(f"another invocation is writing the copy at {self.key}: deliver this job again later")
+        return uploads
+
+    def _start(self, size: int, uploads: list[OpenUpload]) -> None:
+        """Resume the continuation's upload, else the open upload with the most usable parts, else
+        start one; every other open upload at the key is aborted (none is live: ``_open_uploads``)."""
         cont = self.job.continuation
         if cont is not None and self._resumable(cont, size):
-            self.upload_id = cont.upload_id
-            self.progress = Progress(size, cont.part_size, parts=list(cont.parts), sha256=None)
-            log_event(logger, "copy resumed", key=self.key, parts_done=len(cont.parts))
-            return
-        storage_class = "STANDARD" if self._final_class == "GLACIER" else self._final_class
-        self.upload_id = self.store.create_multipart(self.key, self._metadata(size), storage_class)
-        self.progress = Progress(size, part_size_for(size), sha256=hashlib.sha256())
+            chosen: tuple[str, int, list[PartDone]] | None = (cont.upload_id, cont.part_size, list(cont.parts))
+        else:
+            found = [(u.upload_id, self._usable_parts(u, size)) for u in uploads
+                     if cont is None or u.upload_id != cont.upload_id]
+            usable = [(upload_id, parts) for upload_id, parts in found if parts is not None]
+            best = max(usable, key=lambda found: len(found[1]), default=None)
+            chosen = (best[0], part_size_for(size), best[1]) if best else None
+        for upload in uploads:
+            if upload.upload_id != (chosen[0] if chosen else None) and (cont is None or upload.upload_id != cont.upload_id):
+                self._abort(upload.upload_id)
+        if chosen is None:
+            storage_class = "STANDARD" if self._final_class == "GLACIER" else self._final_class
+            chosen = (self.store.create_multipart(self.key, self._metadata(size), storage_class), part_size_for(size), [])
+        self.upload_id, part_size, parts = chosen
+        self.resumed_parts = len(parts)
+        self.progress = Progress(size, part_size, parts=parts, sha256=None if parts else hashlib.sha256())
+        if parts:
+            log_event(logger, "copy resumed", key=self.key, parts_done=len(parts))
+
+    def _usable_parts(self, upload: OpenUpload, size: int) -> list[PartDone] | None:
+        try:
+            return stored_prefix(self.store.list_parts(self.key, upload.upload_id), size, part_size_for(size))
+        except StorageError as exc:  # gone meanwhile, or unreadable: not worth resuming
+            log_event(logger, "an open upload could not be listed", logging.WARNING, reason=exc.code)
+            return None
 
     def _resumable(self, cont: Continuation, size: int) -> bool:
         """The store must hold exactly the continuation's parts, of the planned sizes."""
@@ -143,6 +200,8 @@ class CopyRun:
             return False
         return True
 
+    # --- the upload -----------------------------------------------------------------------
+
     def _part_url(self, number: int) -> str:
         return self.store.upload_part_url(self.key, self.upload_id or "", number)
 
@@ -159,54 +218,37 @@ class CopyRun:
         log_event(logger, "copy continued", key=self.key, parts_done=len(self.progress.parts))
         return HandedOver(size=self.progress.size, parts=len(self.progress.parts))
 
-    def _publish(self, size: int) -> Published | FoundCopied:
+    def _complete(self, size: int) -> Verified | FoundCopied:
         assert self.progress is not None and self.upload_id is not None
-        parts = self.progress.parts
-        self.store.complete(self.key, self.upload_id, [(p.part_number, p.etag) for p in parts])
+        parts = [(p.part_number, p.etag) for p in self.progress.parts]
+        stored = publish.complete_and_check(self.store, self.key, self.job, self.upload_id, parts, size,
+                                            self.transfer.verify_md5)
         self.upload_id = None  # completed: nothing left to abort
-        stored = self.store.head(self.key)
-        # A concurrent delivery may have completed and stamped the key since our complete: its
-        # stamp (a server-side copy) changes the ETag, so this check comes before the ETag's.
-        if stored is not None and verified(stored.metadata, self.job):  # it notified, not us
+        if stored is None:  # a concurrent delivery stamped it: it notified, not us
             return FoundCopied()
-        if stored is None or stored.size != size or (
-                self.transfer.verify_md5 and stored.etag != multipart_etag([p.etag for p in parts])):
-            self._delete_quietly()
-            raise IntegrityError("the completed object is not what was uploaded; it was removed")
-        sha = self.progress.sha256.hexdigest() if self.progress.sha256 is not None else self._read_back()
-        try:
-            self.store.replace_metadata(self.key, self._metadata(size, sha), self._final_class, size,
-                                        if_match=stored.etag)
-        except StorageError:
-            again = self.store.head(self.key)  # lost the race to a concurrent stamp: not a failure
-            if again is not None and verified(again.metadata, self.job):
-                return FoundCopied()
-            raise
-        return Published(size=size, sha256=sha, parts=len(parts),
-                         seconds=round(self.clock.monotonic() - self.started, 3),
-                         throughput_mb_s=round(self.progress.bytes_per_second / 1e6, 2))
+        sha = self.progress.sha256
+        digest = sha.hexdigest() if sha is not None else read_back(self.store.iter_object(self.key)).sha256
+        return Verified(size=size, sha256=digest, parts=len(parts), seconds=self._elapsed(),
+                        throughput_mb_s=round(self.progress.bytes_per_second / 1e6, 2), etag=stored.etag,
+                        resumed_parts=self.resumed_parts)
 
-    def _read_back(self) -> str:
-        """SHA-256 of a copy made over several invocations, from the stored bytes."""
-        digest = hashlib.sha256()
-        for chunk in self.store.iter_object(self.key):
-            digest.update(chunk)
-        return digest.hexdigest()
+    def stamp(self, step: Verified) -> bool:
+        """Mark the verified object with its SHA-256 (and move it to its final storage class)."""
+        return publish.stamp(self.store, self.key, self.job, self._metadata(step.size, step.sha256),
+                             self._final_class, step.size, step.etag)
 
     def _abort(self, upload_id: str | None = None) -> None:
         upload_id = upload_id or self.upload_id
-        self.upload_id = None
+        if upload_id == self.upload_id:
+            self.upload_id = None
         if upload_id:
             try:
                 self.store.abort(self.key, upload_id)
             except StorageError as exc:
                 log_event(logger, "abort failed", logging.ERROR, key=self.key, code=exc.code)
 
-    def _delete_quietly(self) -> None:
-        try:
-            self.store.delete(self.key)
-        except StorageError as exc:
-            log_event(logger, "delete of a bad copy failed", logging.ERROR, key=self.key, code=exc.code)
+    def _elapsed(self) -> float:
+        return round(self.clock.monotonic() - self.started, 3)
 
     @property
     def _final_class(self) -> str:

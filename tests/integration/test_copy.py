@@ -16,7 +16,10 @@ from sandbox import blobs
 from sandbox.api import SandboxServer
 from sandbox.sink import WebhookSink
 from shared.settings import Settings
-from tests.fixtures.copying import BIG, SMALL, Bucket, RecordingRequeue, fast_clients, job_for, make_settings, status, notify_to
+from shared.models import Continuation
+from shared.storage import ObjectStore
+from tests.fixtures.copying import (BIG, LATER, SMALL, Bucket, MiB, RecordingRequeue, fast_clients, job_for,
+                                    make_settings, notify_to, status)
 
 
 def test_copies_a_multipart_backup_byte_for_byte(copy_sandbox: SandboxServer, bucket: Bucket,
@@ -120,17 +123,56 @@ def test_a_continuation_that_does_not_match_restarts_from_zero(copy_sandbox: San
     assert bucket.open_uploads() == []  # the forged upload was aborted
 
 
-def test_a_late_continuation_finds_the_copy_and_aborts_its_upload(copy_sandbox: SandboxServer,
-                                                                   bucket: Bucket) -> None:
+def test_a_redelivery_leaves_a_live_upload_alone_and_answers_503(copy_sandbox: SandboxServer,
+                                                                 bucket: Bucket) -> None:
+    # GIVEN a copy that stopped after its first part a moment ago (its upload is live)
     settings = make_settings(copy_sandbox, bucket)
     job = job_for(copy_sandbox)
     _, requeue = stop_after_one_part(job, settings)
-    assert run_job(job, settings, clients=fast_clients(settings)).outcome == "copied"  # a full redelivery
-    assert bucket.open_uploads() == [job.object_key]
+    exports = copy_sandbox.stats.snapshot()["exports"]
+    parts_before = bucket.parts(job.object_key)
 
-    late = run_job(requeue.jobs[0], settings, clients=fast_clients(settings))
+    # WHEN the same job is delivered again right away
+    again = run_job(job, settings, clients=fast_clients(settings))
 
-    assert late.outcome == "already_copied" and bucket.open_uploads() == []
+    # THEN it touches nothing and asks to be delivered later; the live copy finishes
+    assert (again.outcome, status(again, job), again.error.code) == ("in_progress", 503, "copy_in_progress")
+    assert bucket.parts(job.object_key) == parts_before and copy_sandbox.stats.snapshot()["exports"] == exports
+    finished = run_job(requeue.jobs[0], settings, clients=fast_clients(settings))
+    assert finished.outcome == "copied" and bucket.open_uploads() == []
+    assert bucket.sha256(job.object_key) == blobs.sha256_hex(str(job.backup_id), BIG)
+
+
+def test_a_redelivery_after_the_live_window_resumes_the_stored_parts(copy_sandbox: SandboxServer,
+                                                                     bucket: Bucket) -> None:
+    # GIVEN a copy that stored its first part, then died (its continuation never sent)
+    settings = make_settings(copy_sandbox, bucket)
+    job = job_for(copy_sandbox)
+    stop_after_one_part(job, settings)
+    downloaded = copy_sandbox.stats.snapshot()["download_bytes"]
+
+    # WHEN the queue delivers the job again, later
+    report = run_job(job, settings, clients=fast_clients(settings), clock=LATER)
+
+    # THEN it goes on from part 2 of the same upload, and the SHA-256 read back is the source's
+    expected = blobs.sha256_hex(str(job.backup_id), BIG)
+    assert (report.outcome, report.parts, report.resumed_parts, report.sha256) == ("copied", 3, 1, expected)
+    assert copy_sandbox.stats.snapshot()["download_bytes"] - downloaded == 1 + BIG - 16 * MiB  # probe + the rest
+    assert bucket.sha256(job.object_key) == expected and bucket.open_uploads() == []
+
+
+def test_a_late_continuation_finds_the_copy_and_aborts_its_upload(copy_sandbox: SandboxServer,
+                                                                   bucket: Bucket) -> None:
+    settings = make_settings(copy_sandbox, bucket)
+    job = job_for(copy_sandbox, "blog")
+    assert run_job(job, settings, clients=fast_clients(settings)).outcome == "copied"
+    store = ObjectStore(bucket.s3, bucket.name)
+    stray = store.create_multipart(job.object_key, {})  # the upload a continuation still names
+    late = job.model_copy(update={"attempt": 2, "continuation": Continuation(upload_id=stray, part_size=16 * MiB)})
+
+    report = run_job(late, settings, clients=fast_clients(settings))
+
+    assert report.outcome == "already_copied" and bucket.open_uploads() == []
 
 
 def test_link_not_ready_in_budget_answers_503(sandbox_factory, bucket: Bucket) -> None:

@@ -7,7 +7,7 @@ from sandbox import blobs
 from sandbox.api import SandboxServer
 from sandbox.s3sink import S3Sink
 from shared.storage import ObjectStore
-from tests.fixtures.copying import BIG, SMALL, Bucket, fast_clients, job_for, make_settings, status, s3_client
+from tests.fixtures.copying import BIG, Bucket, fast_clients, job_for, make_settings, notify_to, s3_client, status
 
 NO_CUT = 1 << 40  # a "cut" after more bytes than any part holds lets that download through whole
 
@@ -39,26 +39,54 @@ def test_a_cut_download_is_fetched_again(copy_sandbox: SandboxServer, bucket: Bu
     assert bucket.sha256(job.object_key) == blobs.sha256_hex(str(job.backup_id), BIG) == report.sha256
 
 
-def test_a_wrong_content_length_publishes_nothing(copy_sandbox: SandboxServer, bucket: Bucket) -> None:
+def test_a_wrong_content_length_is_fetched_again(copy_sandbox: SandboxServer, bucket: Bucket) -> None:
     settings = make_settings(copy_sandbox, bucket)
     copy_sandbox.faults.cut_downloads(NO_CUT, count=2)  # the probe and part 1 pass
-    copy_sandbox.faults.wrong_length_downloads(count=1)
+    copy_sandbox.faults.wrong_length_downloads(count=1)  # part 2 declares more than it sends
 
     job = job_for(copy_sandbox)
+    report = run_job(job, settings, clients=fast_clients(settings))
+
+    assert report.outcome == "copied"
+    assert bucket.sha256(job.object_key) == blobs.sha256_hex(str(job.backup_id), BIG) and bucket.open_uploads() == []
+
+
+def test_a_content_length_wrong_every_time_fails_for_now_and_leaves_nothing(copy_sandbox: SandboxServer,
+                                                                            bucket: Bucket) -> None:
+    settings = make_settings(copy_sandbox, bucket)
+    copy_sandbox.faults.cut_downloads(NO_CUT, count=2)
+    copy_sandbox.faults.wrong_length_downloads(count=20)
+
+    job = job_for(copy_sandbox)
+    report = run_job(job, settings, clients=fast_clients(settings))
+
+    assert (report.outcome, status(report, job), report.error.code) == ("failed", 503, "download_failed")
+    assert bucket.objects() == [] and bucket.open_uploads() == []
+
+
+def test_a_link_of_the_wrong_size_is_refused_before_uploading(copy_sandbox: SandboxServer, bucket: Bucket) -> None:
+    settings = make_settings(copy_sandbox, bucket)
+    copy_sandbox.faults.other_size_downloads(count=1)  # the probe's answer names a longer object
+
+    job = job_for(copy_sandbox, "blog")
     report = run_job(job, settings, clients=fast_clients(settings))
 
     assert (report.outcome, status(report, job), report.error.code) == ("failed", 200, "integrity_check_failed")
     assert bucket.objects() == [] and bucket.open_uploads() == []
 
 
-def test_a_link_of_the_wrong_size_is_refused_before_uploading(copy_sandbox: SandboxServer, bucket: Bucket) -> None:
-    settings = make_settings(copy_sandbox, bucket)
-    copy_sandbox.faults.wrong_length_downloads(count=1)  # the probe's answer lies
+def test_a_redirect_is_a_permanent_failure_with_its_own_code(copy_sandbox: SandboxServer, bucket: Bucket,
+                                                             webhook_sink) -> None:
+    settings = make_settings(copy_sandbox, bucket, notify_targets=notify_to(webhook_sink.url))
+    copy_sandbox.faults.redirect_downloads(f"{webhook_sink.url}/elsewhere", count=5)
 
     job = job_for(copy_sandbox, "blog")
     report = run_job(job, settings, clients=fast_clients(settings))
 
-    assert report.error.code == "integrity_check_failed"
+    assert (report.outcome, status(report, job), report.error.code) == ("failed", 200, "download_redirected")
+    [notice] = webhook_sink.wait_for(1)
+    assert notice.json()["data"]["failure"]["code"] == "download_redirected"
+    assert [r.method for r in webhook_sink.requests] == ["POST"]  # the redirect was never followed
     assert bucket.objects() == [] and bucket.open_uploads() == []
 
 
