@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 from sandbox.api import SandboxServer
+from sandbox.readings import Readings
 from sandbox.state import SandboxConfig, SandboxState
 
 
@@ -29,6 +30,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--serve-file", action="append", default=[], metavar="DATABASE=PATH",
                         help="serve this file (e.g. a pg_dump -Fc archive) as DATABASE's newest backup (repeatable)")
+    parser.add_argument("--link-ttl", type=int, default=None, help="seconds a download link lives (default a day)")
+    readings = parser.add_argument_group("undocumented behaviours of the real API (sandbox/readings.py)")
+    readings.add_argument("--locked-during-export", action="store_true", help="backups show 'locked' while exporting")
+    readings.add_argument("--repeat-export", type=int, choices=(200, 409, 412), default=200,
+                          help="the answer to an export requested while one is under way")
+    readings.add_argument("--cut-first-request", type=int, default=None, metavar="N",
+                          help="cut the first download request of each file after N bytes")
+    readings.add_argument("--page-size-cap", type=int, default=None, metavar="N", help="serve at most N items a page")
+    readings.add_argument("--total-count-page-length", action="store_true", help="total_count is the page's length")
+    readings.add_argument("--virtual-hosted-links", action="store_true", help="links on <bucket>.s3.<region>.scw.cloud")
+    readings.add_argument("--ignore-range", action="store_true", help="downloads answer the whole object")
     return parser.parse_args(argv)
 
 
@@ -43,8 +55,17 @@ def serve_files(state: SandboxState, specs: list[str]) -> None:
         state.add_backup(database.id, source_path=os.path.abspath(path))
 
 
+def readings_of(args: argparse.Namespace) -> Readings:
+    return Readings(locked_during_export=args.locked_during_export, repeat_export=args.repeat_export,
+                    cut_first_request_after=args.cut_first_request, page_size_cap=args.page_size_cap,
+                    total_count_is_page_length=args.total_count_page_length,
+                    virtual_hosted_links=args.virtual_hosted_links, ignore_range=args.ignore_range)
+
+
 def build_config(args: argparse.Namespace) -> SandboxConfig:
-    overrides: dict[str, Any] = {"token": args.token, "seed": args.seed}
+    overrides: dict[str, Any] = {"token": args.token, "seed": args.seed, "readings": readings_of(args)}
+    if args.link_ttl is not None:
+        overrides["link_ttl_seconds"] = args.link_ttl
     if args.export_delay is not None:
         overrides["export_delay_seconds"] = args.export_delay
     if args.rate_limit is not None:

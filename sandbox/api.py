@@ -23,6 +23,7 @@ from sandbox import control, download, routes
 from sandbox.faults import Faults, Stats
 from sandbox.links import PREFIX, LinkSigner
 from sandbox.ratelimit import RateLimiter
+from sandbox.readings import virtual_host
 from sandbox.records import BackupRecord, ExportRecord
 from sandbox.serving import LocalServer, TrackingServer
 from sandbox.state import SandboxConfig, SandboxState
@@ -79,7 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         sandbox: SandboxServer = self.server.owner  # type: ignore[attr-defined]
         try:
-            if url.path.startswith(PREFIX) and self.command in ("GET", "HEAD"):
+            if self._for_download(url.path) and self.command in ("GET", "HEAD"):
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 download.serve(self, sandbox, url.path, query, self.headers.get("Range"), self.command == "HEAD")
             elif url.path.startswith("/_sandbox/"):
@@ -89,6 +90,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._api(sandbox, url.path, parse_qs(url.query, keep_blank_values=True))
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client went away mid-answer
+
+    def _for_download(self, path: str) -> bool:
+        """A download: a path-style link, or any path on the virtual-hosted bucket's host."""
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].lower()
+        return path.startswith(PREFIX) or host == virtual_host(self.server.sandbox.region)
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -171,14 +177,21 @@ class SandboxServer(LocalServer):
         return _Handler
 
     @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("the sandbox server is not started")
+        return int(self._httpd.server_address[1])
+
+    @property
     def api_url(self) -> str:
         """The regional API prefix, for tests that talk to it with plain httpx."""
         return f"{self.base_url}/serverless-sqldb/v1alpha1/regions/{self.region}"
 
     def link_for(self, backup: BackupRecord, export: ExportRecord) -> str:
-        return self.signer.build(
-            self.base_url, backup.project_id, backup.id, export.ready_at, self.config.link_ttl_seconds, export.serial
-        )
+        virtual = self.state.readings.virtual_hosted_links
+        base = f"http://{virtual_host(self.region)}:{self.port}" if virtual else self.base_url
+        return self.signer.build(base, backup.project_id, backup.id, export.ready_at, export.ttl, export.serial,
+                                 virtual_hosted=virtual)
 
     def expire_links(self) -> None:
         self.state.expire_links()

@@ -6,7 +6,10 @@ another process. Every call needs the sandbox token in ``X-Auth-Token``.
     {"routes": {"get_backup": {"error_rate": 0.5, "status": 503, "delay_seconds": 0.1}},
      "burst_429": 3, "cut_downloads": {"after_bytes": 1000, "count": 1},
      "wrong_length_downloads": {"count": 1, "extra_bytes": 1024}, "forbid_downloads": 1,
-     "expire_links": true, "advance_clock_seconds": 90000, "export_delay_seconds": 0}
+     "expire_links": true, "advance_clock_seconds": 90000, "export_delay_seconds": 0,
+     "link_ttl_seconds": 5, "readings": {"locked_during_export": true, "repeat_export": 412}}
+
+(``readings``: any of the options of ``sandbox.readings``; the others keep their values.)
 
 and answers the pending faults. ``GET /_sandbox/stats`` answers the counters;
 ``POST /_sandbox/reset`` clears faults, counters, the rate limiter and reseeds the state.
@@ -15,11 +18,12 @@ and answers the pending faults. ``GET /_sandbox/stats`` answers the counters;
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sandbox.faults import RouteName
+from sandbox.readings import Readings
 from sandbox.routes import DENIED_AUTHENTICATION, NOT_FOUND, Reply, detail, invalid_arguments
 
 if TYPE_CHECKING:
@@ -54,6 +58,8 @@ class FaultSpec(_Strict):
     expire_links: bool = False
     advance_clock_seconds: float = Field(0.0, ge=0)
     export_delay_seconds: float | None = Field(None, ge=0)
+    link_ttl_seconds: int | None = Field(None, ge=1)
+    readings: dict[str, Any] = Field(default_factory=dict)
 
 
 def apply(sandbox: SandboxServer, spec: FaultSpec) -> None:
@@ -72,6 +78,10 @@ def apply(sandbox: SandboxServer, spec: FaultSpec) -> None:
         sandbox.state.advance(spec.advance_clock_seconds)
     if spec.export_delay_seconds is not None:
         sandbox.state.export_delay_seconds = spec.export_delay_seconds
+    if spec.link_ttl_seconds is not None:
+        sandbox.state.link_ttl_seconds = spec.link_ttl_seconds
+    if spec.readings:
+        sandbox.state.readings = sandbox.state.readings.changed(**spec.readings)
     if spec.expire_links:
         sandbox.state.expire_links()
 
@@ -87,7 +97,11 @@ def answer(sandbox: SandboxServer, method: str, path: str, token: str | None, bo
     if (method, path) == ("POST", "/_sandbox/faults"):
         try:
             spec = FaultSpec.model_validate(json.loads(body or b"{}"))
-        except (ValueError, ValidationError) as exc:
+            unknown = set(spec.readings) - set(Readings.names())
+            if unknown:
+                raise ValueError(f"unknown readings: {', '.join(sorted(unknown))}")
+            Readings(**{**vars(sandbox.state.readings), **spec.readings})  # values checked before any change
+        except (ValueError, TypeError, ValidationError) as exc:
             return invalid_arguments([detail("body", "format", _first_error(exc))])
         apply(sandbox, spec)
         return Reply(200, {"faults": sandbox.faults.snapshot()})
@@ -98,4 +112,6 @@ def _first_error(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         error = exc.errors()[0]
         return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
-    return "body is not valid JSON"
+    if isinstance(exc, json.JSONDecodeError):
+        return "body is not valid JSON"
+    return str(exc)

@@ -87,6 +87,13 @@ def serve(out: Responder, sandbox: SandboxServer, path: str, query: dict[str, st
     fault = sandbox.faults.take_download_fault()
     if fault is not None and fault.kind == "forbid":
         return s3_error(out, 403)
+    if fault is not None and fault.kind == "redirect":
+        return out.send(307, b"", {"Location": fault.location})
+    cut_first = sandbox.state.readings.cut_first_request_after
+    if fault is None and cut_first is not None and not head and sandbox.state.first_fetch(backup.id):
+        fault = DownloadFault("cut", cut_after=cut_first)
+    if sandbox.state.readings.ignore_range:
+        range_header = None
     _stream(out, sandbox, backup, range_header, head, fault)
 
 
@@ -105,7 +112,8 @@ def _stream(out: Responder, sandbox: SandboxServer, backup: BackupRecord, range_
         return s3_error(out, 416, headers={"Content-Range": f"bytes */{size}"})
     status, (start, end) = (200, (0, size - 1)) if wanted is None else (206, wanted)
     if status == 206:
-        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        total = size + (fault.extra_bytes if fault and fault.kind == "other_size" else 0)
+        headers["Content-Range"] = f"bytes {start}-{end}/{total}"
     length = end - start + 1
     declared = length + (fault.extra_bytes if fault and fault.kind == "wrong_length" else 0)
     out.start(status, {**headers, "Content-Length": str(declared)})

@@ -26,11 +26,14 @@ class RouteFault:
 
 @dataclass(frozen=True)
 class DownloadFault:
-    """What to do to one download: ``cut`` after N bytes, declare ``extra`` bytes, or ``forbid``."""
+    """What to do to one download: ``cut`` after N bytes, declare ``extra`` bytes
+    (``wrong_length``), say the object is ``extra`` bytes longer than it is (``other_size``),
+    ``forbid`` it (403) or ``redirect`` it (307 to ``location``)."""
 
     kind: str
     cut_after: int = 0
     extra_bytes: int = 0
+    location: str = ""
 
 
 @dataclass
@@ -70,6 +73,13 @@ class Faults:
 
     def forbid_downloads(self, count: int = 1) -> None:
         self._queue(DownloadFault("forbid"), count)
+
+    def redirect_downloads(self, location: str, count: int = 1) -> None:
+        self._queue(DownloadFault("redirect", location=location), count)
+
+    def other_size_downloads(self, count: int = 1, extra_bytes: int = 1) -> None:
+        """``Content-Range`` names an object ``extra_bytes`` longer than the backup."""
+        self._queue(DownloadFault("other_size", extra_bytes=extra_bytes), count)
 
     def _queue(self, fault: DownloadFault, count: int) -> None:
         with self._lock:

@@ -19,7 +19,8 @@ from typing import Callable
 from urllib.parse import urlencode
 
 PREFIX = "/sandbox-exports/"
-_PATH_RE = re.compile(r"^/sandbox-exports/(?P<project>[0-9a-f-]{36})/(?P<backup>[0-9a-f-]{36})\.custom$")
+# Path-style (the bucket in the path), or virtual-hosted (the bucket in the host, ``sandbox.readings``).
+_PATH_RE = re.compile(r"^(/sandbox-exports)?/(?P<project>[0-9a-f-]{36})/(?P<backup>[0-9a-f-]{36})\.custom$")
 _DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
 
@@ -41,9 +42,11 @@ class LinkSigner:
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def build(
-        self, base_url: str, project_id: str, backup_id: str, issued_at: float, ttl: int, serial: int
+        self, base_url: str, project_id: str, backup_id: str, issued_at: float, ttl: int, serial: int,
+        *, virtual_hosted: bool = False,
     ) -> str:
-        path = f"{PREFIX}{project_id}/{backup_id}.custom"
+        """``base_url``: the server's, or for a virtual-hosted link the bucket's host (and port)."""
+        path = f"{'/' if virtual_hosted else PREFIX}{project_id}/{backup_id}.custom"
         date = time.strftime(_DATE_FORMAT, time.gmtime(issued_at))
         credential = f"SCWSBX{serial:014d}/{date[:8]}/{self._region}/s3/aws4_request"
         query = {

@@ -109,3 +109,4 @@ class ExportRecord:
     serial: int
     ready_at: float
     expires_at: float
+    ttl: int = 86400  # the link's lifetime, as its X-Amz-Expires says

@@ -7,6 +7,8 @@ Choices where the real API is not documented (kept here so they are easy to find
 - an unknown id that is a valid UUID is a 403 ``permissions_denied`` (the 2025-2026 behaviour);
 - exporting a ``locked`` backup is a 409 ``transient_state``; an ``error`` (or unknown) one a
   412 ``precondition_failed``. Unknown query parameters are ignored, empty ones are absent.
+Other readings of what is undocumented are options (``sandbox.readings``): a backup ``locked``
+during its export, repeat exports refused, capped pages, ``total_count`` as the page length.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from sandbox.readings import repeat_refusal
 from sandbox.records import BackupRecord, DatabaseRecord, from_epoch
 from sandbox.state import SandboxState
 
@@ -131,10 +134,12 @@ class _Listing:
         return ((self.project is None or record.project_id == self.project)
                 and (self.organization is None or record.organization_id == self.organization))
 
-    def page_of(self, found: list[Any]) -> list[Any]:
+    def page_of(self, found: list[Any], cap: int | None = None) -> list[Any]:
+        """The page asked for, of at most ``cap`` items when the server caps ``page_size``."""
         key, reverse = self.order
         found.sort(key=key, reverse=reverse)
-        return found[(self.page - 1) * self.size : self.page * self.size]
+        size = min(self.size, cap or self.size)
+        return found[(self.page - 1) * size : self.page * size]
 
 
 def _listing(query: dict[str, list[str]], orders: dict[str, Any], default_order: str,
@@ -182,8 +187,8 @@ def _list_databases(query: dict[str, list[str]], state: SandboxState, details: l
         return invalid_arguments(details)
     name = _arg(query, "name")
     found = [d for d in state.databases() if listing.owns(d) and (name is None or name in d.name)]
-    databases = [d.to_json() for d in listing.page_of(found)]
-    return Reply(200, {"databases": databases, "total_count": len(found)})
+    databases = [d.to_json() for d in listing.page_of(found, state.readings.page_size_cap)]
+    return Reply(200, {"databases": databases, "total_count": _total(state, found, databases)})
 
 
 def _list_backups(query: dict[str, list[str]], state: SandboxState, link: LinkBuilder,
@@ -193,11 +198,18 @@ def _list_backups(query: dict[str, list[str]], state: SandboxState, link: LinkBu
     if details:
         return invalid_arguments(details)
     found = [b for b in state.backups(database) if listing.owns(b)]
-    backups = [render_backup(b, state, link) for b in listing.page_of(found)]
-    return Reply(200, {"backups": backups, "total_count": len(found)})
+    backups = [render_backup(b, state, link) for b in listing.page_of(found, state.readings.page_size_cap)]
+    return Reply(200, {"backups": backups, "total_count": _total(state, found, backups)})
+
+
+def _total(state: SandboxState, found: list[Any], page: list[Any]) -> int:
+    return len(page) if state.readings.total_count_is_page_length else len(found)
 
 
 def _export(backup: BackupRecord, state: SandboxState) -> Reply:
+    repeat = state.readings.repeat_export
+    if repeat != 200 and backup.status == "ready" and state.export_pending(backup.id):
+        return Reply(repeat, repeat_refusal(repeat, backup.id, state.readings.locked_during_export))
     if backup.status == "locked":
         return Reply(409, {
             "current_state": "locked", "message": "resource is in a transient state",
@@ -214,6 +226,8 @@ def _export(backup: BackupRecord, state: SandboxState) -> Reply:
 
 
 def render_backup(backup: BackupRecord, state: SandboxState, link: LinkBuilder) -> dict[str, Any]:
+    if state.readings.locked_during_export and backup.status == "ready" and state.export_pending(backup.id):
+        return {**backup.to_json(), "status": "locked"}
     export = state.ready_export(backup.id)
     if export is None:
         return backup.to_json()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from sandbox.readings import Readings
 from sandbox.records import BackupRecord, DatabaseRecord, ExportRecord, from_epoch
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
@@ -59,6 +60,7 @@ class SandboxConfig:
     rate_limit: int | None = 50  # requests per token per window; None disables
     rate_window_seconds: float = 1.0
     seed: int = 0
+    readings: Readings = field(default_factory=Readings)  # undocumented behaviours (sandbox.readings)
 
     def __post_init__(self) -> None:
         self.token = self.token or seeded_uuid(self.seed, "token")
@@ -131,7 +133,10 @@ class SandboxState:
             self._serial = 0
             self._revoked_below = 0  # links with a lower serial are dead...
             self._spared: set[int] = set()  # ...except exports still pending at the time
+            self._fetched: set[str] = set()  # backups whose file was requested at least once
             self.export_delay_seconds = self.config.export_delay_seconds
+            self.link_ttl_seconds = self.config.link_ttl_seconds
+            self.readings = self.config.readings
             rng = random.Random(self.config.seed)
             created = from_epoch(self.now()) - timedelta(days=90)
             for index, spec in enumerate(self.config.databases):
@@ -267,8 +272,8 @@ class SandboxState:
         with self._lock:
             self._serial += 1
             ready_at = self.now() + self.export_delay_seconds
-            expires_at = math.floor(ready_at) + self.config.link_ttl_seconds
-            record = ExportRecord(backup_id, self._serial, ready_at, expires_at)
+            expires_at = math.floor(ready_at) + self.link_ttl_seconds
+            record = ExportRecord(backup_id, self._serial, ready_at, expires_at, self.link_ttl_seconds)
             self._exports[backup_id] = record
         return record
 
@@ -276,6 +281,18 @@ class SandboxState:
         """The backup's export if its link is visible by now."""
         record = self._exports.get(backup_id)
         return record if record is not None and record.ready_at <= self.now() else None
+
+    def export_pending(self, backup_id: str) -> bool:
+        """An export of the backup was requested and its link is not visible yet."""
+        record = self._exports.get(backup_id)
+        return record is not None and record.ready_at > self.now()
+
+    def first_fetch(self, backup_id: str) -> bool:
+        """True the first time the backup's file is requested (since the last reset)."""
+        with self._lock:
+            first = backup_id not in self._fetched
+            self._fetched.add(backup_id)
+            return first
 
 
 def _latest_backup_time(now: datetime) -> datetime:
