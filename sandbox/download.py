@@ -80,12 +80,14 @@ def serve(out: Responder, sandbox: SandboxServer, path: str, query: dict[str, st
         return s3_error(out, injected)
     check = sandbox.signer.check(path, query, sandbox.state.now(), sandbox.state.link_revoked)
     if check.refusal or check.backup_id is None:
+        sandbox.stats.count("refused_downloads")
         return s3_error(out, 403, check.refusal)
     backup = sandbox.state.backup(check.backup_id)
     if backup is None or backup.size is None:
         return s3_error(out, 404)
     fault = sandbox.faults.take_download_fault()
     if fault is not None and fault.kind == "forbid":
+        sandbox.stats.count("refused_downloads")
         return s3_error(out, 403)
     if fault is not None and fault.kind == "redirect":
         return out.send(307, b"", {"Location": fault.location})

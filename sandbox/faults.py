@@ -140,6 +140,7 @@ class Stats:
     rate_limited: int = 0
     injected_errors: int = 0
     download_bytes: int = 0
+    refused_downloads: int = 0  # download requests answered 403 (a dead link, or a forbid fault)
     exports: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -154,6 +155,7 @@ class Stats:
         with self._lock:
             self.requests.clear()
             self.rate_limited = self.injected_errors = self.download_bytes = self.exports = 0
+            self.refused_downloads = 0
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -162,5 +164,6 @@ class Stats:
                 "rate_limited": self.rate_limited,
                 "injected_errors": self.injected_errors,
                 "download_bytes": self.download_bytes,
+                "refused_downloads": self.refused_downloads,
                 "exports": self.exports,
             }

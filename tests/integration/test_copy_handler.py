@@ -132,3 +132,18 @@ def test_a_bad_setting_is_a_configuration_error_and_nothing_is_copied(env, copy_
     assert (status, body["error"]["code"]) == (500, "configuration_error")
     assert "DOWNLOAD_HOST_ALLOWLIST" in body["error"]["message"]
     assert sum(copy_sandbox.stats.snapshot()["requests"].values()) == 0 and bucket.objects() == []
+
+
+@pytest.mark.parametrize("key", ["shop/2026/01/01/another-backup.dump", "blog/../shop/x.dump", "blog/\x07.dump"])
+def test_a_job_may_only_write_its_own_backups_key(env: pytest.MonkeyPatch, copy_sandbox: SandboxServer,
+                                                  bucket: Bucket, key: str) -> None:
+    # GIVEN a job for blog's backup that names some other key
+    _copy_env(env, copy_sandbox, bucket)
+    job = job_for(copy_sandbox, "blog", object_key=key)
+
+    status, body = answer(handle(event(job.model_dump_json())))
+
+    assert (status, body["error"]["code"], body["error"]["details"]) == (422, "invalid_request", {"fields": ["object_key"]})
+    assert key not in json.dumps(body)
+    assert bucket.objects() == [] and bucket.open_uploads() == []
+    assert sum(copy_sandbox.stats.snapshot()["requests"].values()) == 0  # refused before any call
