@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: demo test bench package deploy-check clean
+.PHONY: demo test crash bench package deploy-check clean
 
 $(STAMP): pyproject.toml constraints/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ demo: $(STAMP)
 
 test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
+
+# The copy SIGKILLed at every point of a 1 GiB copy, each in a fresh copy of its own, then
+# redelivered (make test runs the same points at 256 MiB, in chains). CRASH_SIZE_MIB=... to change.
+CRASH_SIZE_MIB ?= 1024
+crash: $(STAMP)
+	CRASH_MODE=each CRASH_SIZE_MIB=$(CRASH_SIZE_MIB) $(PY) -m pytest -v tests/integration/test_copy_crash.py
 
 # Benchmarks print figures (never part of `make test`). BENCH_SIZES=1GiB,8GiB for the full copy
 # table (8 GiB: about 20 minutes), BENCH_RUNS runs per figure (medians). scripts/bench_tools.sh

@@ -70,7 +70,17 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
 
 def serve(out: Responder, sandbox: SandboxServer, path: str, query: dict[str, str],
           range_header: str | None, head: bool) -> None:
+    sandbox.stats.count("downloads_active")  # a gauge: tests wait for 0 before reading byte counts
+    try:
+        _serve(out, sandbox, path, query, range_header, head)
+    finally:
+        sandbox.stats.count("downloads_active", -1)
+
+
+def _serve(out: Responder, sandbox: SandboxServer, path: str, query: dict[str, str],
+           range_header: str | None, head: bool) -> None:
     sandbox.stats.count("download")
+    sandbox.stats.record_range(range_header)
     delay = sandbox.faults.delay_for("download")
     if delay:
         time.sleep(delay)

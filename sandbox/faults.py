@@ -137,10 +137,12 @@ class Stats:
     """What the server answered: requests per route, 429s, injected errors, bytes downloaded."""
 
     requests: Counter[str] = field(default_factory=Counter)
+    ranges: list[str] = field(default_factory=list)  # the Range of each download request, in order
     rate_limited: int = 0
     injected_errors: int = 0
     download_bytes: int = 0
     refused_downloads: int = 0  # download requests answered 403 (a dead link, or a forbid fault)
+    downloads_active: int = 0  # downloads being served right now
     exports: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -151,9 +153,19 @@ class Stats:
             else:
                 setattr(self, name, getattr(self, name) + amount)
 
+    def record_range(self, header: str | None) -> None:
+        with self._lock:
+            self.ranges.append(header or "")
+            del self.ranges[:-100_000]  # bounded, for a sandbox that runs for long
+
+    def snapshot_ranges(self) -> list[str]:
+        with self._lock:
+            return list(self.ranges)
+
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.ranges.clear()
             self.rate_limited = self.injected_errors = self.download_bytes = self.exports = 0
             self.refused_downloads = 0
 
@@ -165,5 +177,6 @@ class Stats:
                 "injected_errors": self.injected_errors,
                 "download_bytes": self.download_bytes,
                 "refused_downloads": self.refused_downloads,
+                "downloads_active": self.downloads_active,
                 "exports": self.exports,
             }

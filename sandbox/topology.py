@@ -153,9 +153,10 @@ def _client(service: str, endpoint: str) -> Any:
 
 
 def start_sandbox_api(children: Children, config: str, export_delay: float | None,
-                      serve_files: Sequence[str] = ()) -> dict[str, str]:
-    """``python -m sandbox`` as a child; its address. ``serve_files``: ``DATABASE=PATH`` each."""
-    args = ["-m", "sandbox", "--port", str(free_port()), "--config", config]
+                      serve_files: Sequence[str] = (), extra: Sequence[str] = ()) -> dict[str, str]:
+    """``python -m sandbox`` as a child; its address. ``serve_files``: ``DATABASE=PATH`` each;
+    ``extra``: more of its options (e.g. ``--locked-during-export``)."""
+    args = ["-m", "sandbox", "--port", str(free_port()), "--config", config, *extra]
     args += [arg for spec in serve_files for arg in ("--serve-file", spec)]
     if export_delay is not None:
         args += ["--export-delay", str(export_delay)]
@@ -268,11 +269,13 @@ def function_env(api: dict[str, str], moto: str, *, queue_url: str | None, notif
 def local_chain(*, config: str = "demo", inline: bool = False, export_delay: float | None = None,
                 log_dir: Path | None = None, dispatch_env: dict[str, str] | None = None,
                 copy_env: dict[str, str] | None = None, served: dict[str, str] | None = None,
-                hooks_env: dict[str, str] | None = None) -> Iterator[LocalChain]:
+                hooks_env: dict[str, str] | None = None, sandbox_args: list[str] | None = None,
+                local_hosts: list[str] | None = None) -> Iterator[LocalChain]:
     """Start the whole chain on loopback; everything is stopped when the block ends.
 
     ``dispatch_env`` and ``copy_env`` add settings to one function (e.g. ``REPLY_HOST_ALLOWLIST``);
-    ``served`` maps database names to files the sandbox serves as their newest backups. Copy
+    ``served`` maps database names to files the sandbox serves as their newest backups;
+    ``sandbox_args`` are options of ``python -m sandbox`` (e.g. ``--locked-during-export``). Copy
     notices go to ``sink``; stale notices, run summaries and heartbeats to ``monitor``, so each
     can be counted on its own. ``hooks_env`` (e.g. ``SLACK_SIGNING_SECRET``) starts hooks, the
     command queue and its trigger, hooks getting dispatch's settings (not its heartbeat), then these."""
@@ -280,7 +283,8 @@ def local_chain(*, config: str = "demo", inline: bool = False, export_delay: flo
         children = stack.enter_context(Children(log_dir))
         sink = stack.enter_context(WebhookSink())
         monitor = stack.enter_context(WebhookSink())
-        api = start_sandbox_api(children, config, export_delay, [f"{n}={p}" for n, p in (served or {}).items()])
+        api = start_sandbox_api(children, config, export_delay, [f"{n}={p}" for n, p in (served or {}).items()],
+                                sandbox_args or ())
         moto = start_moto(children)
         s3 = _client("s3", moto)
         s3.create_bucket(Bucket=BUCKET)

@@ -292,3 +292,11 @@ def test_a_bad_setting_is_one_configuration_error_before_any_api_call(world, set
     assert error["code"] == "configuration_error" and setting in error["message"]
     assert value not in response["body"] and "TOKEN-IN-PATH" not in response["body"]
     assert sum(world.sandbox.stats.snapshot()["requests"].values()) == 0
+
+
+def test_a_region_the_product_is_not_in_is_the_callers_mistake(world):
+    # The API answers 400 invalid_arguments on region: a 422 to the caller, not an outage (502)
+    response = handle(event("http_all", body=json.dumps({"region": "nl-ams"})), None)
+    assert response["statusCode"] == 422, response["body"]
+    assert body(response)["error"]["code"] == "unknown_region"
+    assert world.api_requests()["export_backup"] == 0 and world.jobs() == []
