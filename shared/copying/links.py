@@ -19,7 +19,7 @@ from typing import Callable
 
 from shared.clock import Clock
 from shared.copying.ports import BackupSource
-from shared.errors import DownloadLinkExpired
+from shared.errors import BackupExportError, DownloadLinkExpired
 from shared.models import CopyJob, DatabaseBackup
 from shared.observability import log_event
 from shared.scaleway.exports import LINK_MARGIN, seconds_left
@@ -79,11 +79,18 @@ class LinkKeeper:
         return seconds_left(self.backup, self.clock.now()) if self.backup else 0.0
 
     def _request(self) -> None:
-        self.exports += 1
-        self._pending = True
+        """Ask for the next link early; if the API refuses, the old link serves on (and is replaced
+        the usual way when it must be)."""
         log_event(logger, "export requested ahead of the link's expiry", backup_id=str(self.job.backup_id),
                   seconds_left=round(self._left(), 1))
-        self.api.request_export(self.job.backup_id, region=self.job.region)
+        try:
+            self.api.request_export(self.job.backup_id, region=self.job.region)
+        except BackupExportError as exc:
+            log_event(logger, "early export refused", logging.WARNING, error=exc.code)
+            self._lifetime = 0.0  # no second early request for this link
+            return
+        self.exports += 1
+        self._pending = True
 
     def _take_pending(self) -> None:
         """While a requested export is under way: take its link once the API shows it."""

@@ -40,7 +40,7 @@ def copied_and_told(report: Any, job: CopyJob, bucket: Bucket, sink: WebhookSink
     assert notice.json()["type"] == "backup.copied" and notice.json()["data"]["sha256"] == expected
 
 
-def export_in_progress(sandbox: SandboxServer, job: CopyJob, delay: float = 0.4) -> None:
+def export_in_progress(sandbox: SandboxServer, job: CopyJob, delay: float = 1.5) -> None:
     """Dispatch's part: the export was requested a moment ago and is still being prepared."""
     sandbox.state.export_delay_seconds = delay
     sandbox.state.export(str(job.backup_id))
