@@ -40,6 +40,7 @@ FAKE_SECRET_KEY = "11111111-2222-3333-4444-555555555555"
 BUCKET = "sdb-backups"
 QUEUE = "sdb-backup-export-jobs"
 COMMAND_QUEUE = "sdb-backup-export-commands"
+HOSTS_DIR = Path(__file__).resolve().parent / "hosts"  # sitecustomize: names resolved to 127.0.0.1
 COPY_TIMEOUT_SECONDS = 100  # local copies take seconds; a longer one continues in a new invocation
 DISPATCH_TIMEOUT_SECONDS = 300  # as deployed (serverless.yml)
 NOTICE_PATH = "/hooks/backups"  # where the webhook sink takes the notifications (NOTIFY_TARGETS)
@@ -275,9 +276,10 @@ def local_chain(*, config: str = "demo", inline: bool = False, export_delay: flo
 
     ``dispatch_env`` and ``copy_env`` add settings to one function (e.g. ``REPLY_HOST_ALLOWLIST``);
     ``served`` maps database names to files the sandbox serves as their newest backups;
-    ``sandbox_args`` are options of ``python -m sandbox`` (e.g. ``--locked-during-export``). Copy
-    notices go to ``sink``; stale notices, run summaries and heartbeats to ``monitor``, so each
-    can be counted on its own. ``hooks_env`` (e.g. ``SLACK_SIGNING_SECRET``) starts hooks, the
+    ``sandbox_args`` are options of ``python -m sandbox`` (e.g. ``--locked-during-export``);
+    ``local_hosts`` are names the functions find on 127.0.0.1 (``sandbox/hosts``: a stand-in for DNS).
+    Copy notices go to ``sink``; stale notices, run summaries and heartbeats to ``monitor``, so
+    each can be counted on its own. ``hooks_env`` (e.g. ``SLACK_SIGNING_SECRET``) starts hooks, the
     command queue and its trigger, hooks getting dispatch's settings (not its heartbeat), then these."""
     with ExitStack() as stack:
         children = stack.enter_context(Children(log_dir))
@@ -295,6 +297,9 @@ def local_chain(*, config: str = "demo", inline: bool = False, export_delay: flo
         watch_target["secret"] = secret  # one secret for the demo to check every signature with
         dispatch_beat, copy_beat = heartbeat_env(monitor)
         env = function_env(api, moto, queue_url=queue_url, notify=[target, watch_target], log_dir=children.log_dir)
+        if local_hosts:
+            paths = [str(HOSTS_DIR), env.get("PYTHONPATH", "")]
+            env.update(PYTHONPATH=os.pathsep.join(p for p in paths if p), SANDBOX_HOSTS=",".join(local_hosts))
         token = secrets.token_urlsafe(24)
         own_dispatch_env = {**env, "HTTP_AUTH_TOKENS": token, **(dispatch_env or {})}
         dispatch_env = {**env, **dispatch_beat, **({} if not inline else copy_beat), "HTTP_AUTH_TOKENS": token,
