@@ -80,7 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         sandbox: SandboxServer = self.server.owner  # type: ignore[attr-defined]
         try:
-            if self._for_download(url.path) and self.command in ("GET", "HEAD"):
+            if self._for_download(url.path, sandbox) and self.command in ("GET", "HEAD"):
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 download.serve(self, sandbox, url.path, query, self.headers.get("Range"), self.command == "HEAD")
             elif url.path.startswith("/_sandbox/"):
@@ -91,10 +91,10 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client went away mid-answer
 
-    def _for_download(self, path: str) -> bool:
+    def _for_download(self, path: str, sandbox: SandboxServer) -> bool:
         """A download: a path-style link, or any path on the virtual-hosted bucket's host."""
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0].lower()
-        return path.startswith(PREFIX) or host == virtual_host(self.server.sandbox.region)
+        return path.startswith(PREFIX) or host == virtual_host(sandbox.region)
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -178,9 +178,7 @@ class SandboxServer(LocalServer):
 
     @property
     def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("the sandbox server is not started")
-        return int(self._httpd.server_address[1])
+        return int(self.url.rsplit(":", 1)[1])
 
     @property
     def api_url(self) -> str:
