@@ -16,7 +16,7 @@ from uuid import UUID
 
 import httpx
 
-from shared.errors import ConfigurationError, InvalidRequest
+from shared.errors import ConfigurationError, InvalidRequest, ScalewayPermissionDenied
 from shared.models import BACKUP_READY, Database, DatabaseBackup, as_utc
 from shared.scaleway.exports import LINK_MARGIN, LinkWait, request_export
 from shared.scaleway.ratelimit import RateLimiter
@@ -31,8 +31,7 @@ _PREFIX = "/serverless-sqldb/v1alpha1/regions/{region}"
 _REGION = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _OLDEST = datetime.min.replace(tzinfo=timezone.utc)
 # What a key needs to export (a write); ServerlessSQLDatabaseReadOnly can list but not export.
-EXPORT_PERMISSION = ("the ServerlessSQLDatabaseReadWrite (or FullAccess) permission set on the backup's project "
-                     "to export it (an unknown backup id is answered alike)")
+EXPORT_PERMISSION = "the ServerlessSQLDatabaseReadWrite (or FullAccess) permission set on the backup's project to export it"
 
 
 def _utcnow() -> datetime:
@@ -157,12 +156,17 @@ class ScalewayClient:
         return parse(DatabaseBackup, self._session.call("GET", path, on_id=True))
 
     def export_backup(self, backup_id: UUID | str, *, region: str | None = None) -> DatabaseBackup:
-        # Retrying the POST is safe: a repeat is accepted (at worst restarting the export) or
-        # answered 409/412 while one is under way (``request_export`` reads that as "wait").
-        # A 403 here names the permission: exporting is a write, a read-only key can list.
+        """Request an export. Retrying the POST is safe: a repeat is accepted (at worst restarting
+        the export) or answered 409/412 while one is under way (``request_export`` reads that as
+        "wait"). A 403 is told apart: an id the key cannot read is ``ScalewayNotFound``; a
+        backup it can read but not export names the permission it lacks (exporting is a write)."""
         path = self._path(region, "backups", _uuid(backup_id, "backup_id"), "export")
-        return parse(DatabaseBackup, self._session.call("POST", path, body={}, on_id=True,
-                                                        permission=EXPORT_PERMISSION))
+        try:
+            return parse(DatabaseBackup, self._session.call("POST", path, body={}, on_id=True,
+                                                            permission=EXPORT_PERMISSION))
+        except ScalewayPermissionDenied:
+            self.get_backup(backup_id, region=region)  # unknown or unreadable: ScalewayNotFound
+            raise
 
     def latest_ready_backups(
         self, *, project_id: str | None = None, database_ids: Iterable[UUID | str] | None = None,

@@ -106,19 +106,20 @@ def test_locked_backup_export_is_a_conflict(sandbox, client):
 
 def test_unknown_ids_are_not_found(client):
     unknown = uuid.uuid4()
-    for call in (client.get_backup, client.get_database):
+    for call in (client.get_backup, client.export_backup, client.get_database):
         with pytest.raises(ScalewayNotFound) as caught:
             call(unknown)
         assert (caught.value.api_status, caught.value.api_type) == (403, "permissions_denied")
         assert caught.value.request_id
 
 
-def test_a_403_on_export_names_the_permission_an_export_needs(client):
-    # The API answers an unknown id and a key that may not export alike: the error says both.
+def test_a_403_on_export_of_a_readable_backup_names_the_permission_it_needs(sandbox, client):
+    # The API answers an unknown id and a key that may not export alike: a read tells them apart
+    sandbox.faults.set_error_rate("export_backup", 1.0, status=403)
+    backup = sandbox.state.latest_backup(sandbox.state.database_named("shop").id)
     with pytest.raises(ScalewayPermissionDenied) as caught:
-        client.export_backup(uuid.uuid4())
-    assert (caught.value.api_status, caught.value.api_type) == (403, "permissions_denied")
-    assert "ServerlessSQLDatabaseReadWrite" in caught.value.message and "unknown backup id" in caught.value.message
+        client.export_backup(backup.id)
+    assert caught.value.api_status == 403 and "ServerlessSQLDatabaseReadWrite" in caught.value.message
 
 
 def test_wrong_token_is_an_auth_error(sandbox):

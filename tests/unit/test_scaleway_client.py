@@ -255,7 +255,7 @@ ERROR_CASES = [
     (403, {"type": "permissions_denied", "message": "insufficient permissions", "details": []},
      "get", ScalewayNotFound, "permissions_denied"),
     (403, {"type": "permissions_denied", "message": "insufficient permissions", "details": []},
-     "export", ScalewayPermissionDenied, "permissions_denied"),
+     "export", ScalewayNotFound, "permissions_denied"),  # the backup is not readable either: unknown id
     (403, {"type": "permissions_denied", "message": "insufficient permissions", "details": []},
      "list", ScalewayPermissionDenied, "permissions_denied"),
     (403, {"type": "quotas_exceeded", "message": "quota exceeded", "details": [{"resource": "x"}]},

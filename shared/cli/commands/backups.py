@@ -50,7 +50,7 @@ def export(backup_id: Annotated[str, typer.Argument(help="The backup's id.")],
         if wait and not backup.download_url:
             with session.out.err.status("waiting for the download link..."):
                 backup = api.wait_for_download_url(backup_id, deadline=time.monotonic() + timeout,
-                                                   export_if_missing=False)
+                                                   requested=True)
         document = {"backup_id": str(backup.id), "database_id": str(backup.database_id), "status": backup.status,
                     "export_requested": True, "download_ready": bool(backup.download_url),
                     "download_url_expires_at": iso(backup.download_url_expires_at)}
