@@ -6,9 +6,9 @@ settings, never taken from the message) -> check the bucket (a verified copy end
 unstamped one is verified by reading it back; an upload being written right now by another
 invocation ends this delivery, ``in_progress``) -> ask the API for the backup and a link (never
 a URL from the message), kept alive whatever its lifetime -> resume the upload the store holds,
-or start one -> stream the parts -> complete -> verify (size, multipart ETag, SHA-256) -> notify
-``backup.copied`` -> record it in the ledger and ping its heartbeat -> stamp the SHA-256 into
-the metadata (the mark of a verified copy) -> prune. All that a watcher needs happens before the
+or start one -> stream the parts -> complete -> verify (size, multipart ETag, SHA-256) -> record
+it in the ledger and ping its heartbeat -> notify ``backup.copied`` -> stamp the SHA-256 into the
+metadata (the mark of a verified copy) -> prune. All that a watcher needs happens before the
 stamp: a delivery killed before it is finished (and redone) by the next one.
 
 Outcomes (``shared.copying.result.copy_status`` turns them into statuses): ``copied`` and
@@ -133,10 +133,10 @@ def _execute(run: CopyRun, notifier: Notifier | None, clock: Clock) -> CopyResul
 
 def _published(run: CopyRun, base: CopyResult, step: Verified, notifier: Notifier | None,
                clock: Clock) -> CopyResult:
-    """Notify, record (ledger, heartbeat), then stamp: a kill before the stamp loses nothing (see
+    """Record (ledger, heartbeat), notify, then stamp: a kill before the stamp loses nothing (see
     the module's docstring); then prune."""
-    notifications = _send(notifier, _copied_event(run, step))
     recorded = record_verified(run.store, run.settings, run.job)
+    notifications = _send(notifier, _copied_event(run, step))
     try:
         run.stamp(step)
     except BackupExportError as exc:

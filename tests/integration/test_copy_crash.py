@@ -55,7 +55,8 @@ def chains() -> list[list[str]]:
     # the upload completes (the object appears); then a redelivery reads it back, notifies, stamps
     published = ["s3:CompleteMultipartUpload:before", "s3:CompleteMultipartUpload:after", "readback:1", "notified",
                  "s3:CopyObject:before", "s3:CopyObject:after"]
-    checked = ["s3:HeadObject:after:2", "s3:ListObjectsV2:after"]  # verified after complete; stamped, pruning
+    # verified after complete; its ledger entry written, not yet told; stamped, while pruning lists the copies
+    checked = ["s3:HeadObject:after:2", "s3:PutObject:after", "s3:ListObjectsV2:after:2"]
     if os.environ.get("CRASH_MODE", "chains") == "each":  # every point in a fresh copy ("readback" needs one killed)
         return [[point] for point in upload + published + checked if point != "readback:1"] + [
             [f"part:{half}:{PART // 3}", "readback:1"]]
