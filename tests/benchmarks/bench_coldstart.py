@@ -81,9 +81,14 @@ def create_bucket(endpoint: str) -> None:
                  aws_secret_access_key=FAKE_SECRET_KEY).create_bucket(Bucket=BUCKET)
 
 
-def real_requests(api: dict[str, str]) -> dict[str, Callable[[str], httpx.Response]]:
+def real_requests(api: dict[str, str]) -> dict[str, Callable[[str, str], httpx.Response]]:
+    """Each function's real request, given its URL and the run's ``BACKUP_PREFIX``.
+
+    Copy derives the object key from its settings: each run gets a prefix of its own, so each
+    copies the backup afresh instead of finding it already copied."""
+    from shared.keys import object_key
     from shared.scaleway.client import ScalewayClient
-    from shared.settings import Settings
+    from shared.settings import DEFAULT_KEY_TEMPLATE, Settings
 
     settings = Settings(scw_secret_key=api["token"], scw_api_url=api["base_url"],
                         scw_default_project_id=api["project_id"], scw_config_path="/nonexistent")
@@ -93,14 +98,17 @@ def real_requests(api: dict[str, str]) -> dict[str, Callable[[str], httpx.Respon
         client.export_backup(backup.id)
     auth = {"Authorization": f"Bearer {TOKEN}"}
 
-    def copy(url: str) -> httpx.Response:
+    def copy(url: str, prefix: str) -> httpx.Response:
+        key = object_key(DEFAULT_KEY_TEMPLATE, prefix, database_name=db.name, database_id=db.id,
+                         backup_id=backup.id, created_at=backup.created_at, project_id=api["project_id"],
+                         region=api["region"])
         job = {"run_id": "cold", "backup_id": str(backup.id), "database_id": str(db.id), "database_name": db.name,
                "project_id": api["project_id"], "region": api["region"], "size": backup.size,
-               "backup_created_at": backup.created_at.isoformat(), "object_key": f"cold/{uuid.uuid4()}.dump",
+               "backup_created_at": backup.created_at.isoformat(), "object_key": key,
                "deadline": (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()}
         return httpx.post(url, json=job, headers=auth, timeout=60)
 
-    def dispatch(url: str) -> httpx.Response:
+    def dispatch(url: str, prefix: str) -> httpx.Response:
         return httpx.post(url, json={"dry_run": True, "database_names": ["shop"]}, headers=auth, timeout=60)
 
     return {"copy": copy, "dispatch": dispatch}
@@ -146,7 +154,11 @@ def main() -> None:
         for name in ("dispatch", "copy"):
             health = [cold(children, name, env, lambda url: httpx.get(url + "health", timeout=30))
                       for _ in range(args.runs)]
-            real = [cold(children, name, env, requests[name]) for _ in range(args.runs)]
+            real = []
+            for _ in range(args.runs):
+                prefix = f"cold-{uuid.uuid4()}"
+                real.append(cold(children, name, {**env, "BACKUP_PREFIX": prefix},
+                                 lambda url: requests[name](url, prefix)))
             print(f"{name:9} | {statistics.median(health) * 1000:14.0f} ms | {statistics.median(real) * 1000:19.0f} ms"
                   f" | {args.runs} (health {min(health) * 1000:.0f}-{max(health) * 1000:.0f} ms, "
                   f"real {min(real) * 1000:.0f}-{max(real) * 1000:.0f} ms)", flush=True)
