@@ -51,7 +51,7 @@ def run_matrix(dest: Destination, commands: Commands, sizes: list[int], tools: l
         results: dict[str, tuple[list, list]] = {tool: ([], []) for tool in tools}
         for round_ in range(runs):
             for tool in tools:
-                key = f"{tool.replace('|', '-')}/{size}-{round_}.dump"
+                key = commands.key_for(tool, size, round_)
                 cmd, env = commands.command(tool, size, key, dest)
                 run = measure(cmd, env, ROOT, pin)
                 check = dest.check(tool, key, expected[size])

@@ -50,6 +50,15 @@ class Commands:
         self.sandbox, self.env, self.workdir = sandbox, env, workdir
         (workdir / "aws.cfg").write_text("[default]\ns3 =\n  multipart_chunksize = 16MB\n")
 
+    def key_for(self, tool: str, size: int, round_: int) -> str:
+        """Where ``tool`` writes this run's copy. Ours derives its key from its settings (a job
+        may only write its own backup's key): a prefix per run and ``{backup_id}.dump``."""
+        return f"{self._prefix(tool, size, round_)}/{self.sandbox['backups'][str(size)]['backup_id']}.dump"
+
+    @staticmethod
+    def _prefix(tool: str, size: int, round_: int) -> str:
+        return f"{tool.replace('|', '-')}/{size}-{round_}"
+
     def command(self, tool: str, size: int, key: str, dest: Destination) -> tuple[list[str], dict[str, str]]:
         backup = self.sandbox["backups"][str(size)]
         link, url = backup["link"], dest.endpoint
@@ -87,6 +96,7 @@ class Commands:
                     "s3_endpoint_url": url, "s3_region": "fr-par", "s3_access_key": KEY, "s3_secret_key": SECRET,
                     "download_host_allowlist": ["127.0.0.1"], "function_timeout_seconds": 3600,
                     "verify_part_md5": verify_md5, "handoff_mode": "inline", "notify_targets": "[]",
+                    "backup_prefix": key.rsplit("/", 1)[0], "backup_key_template": "{backup_id}.dump",
                     "log_level": "WARNING"}
         name = key.replace("/", "_")
         job_file, settings_file = self.workdir / f"{name}.job.json", self.workdir / f"{name}.settings.json"
