@@ -87,6 +87,9 @@ class Continuation(BaseModel):
     upload_id: str = Field(min_length=1, max_length=1024)
     part_size: int = Field(gt=0)
     parts: list[PartDone] = Field(default_factory=list, max_length=1000)
+    # The SHA-256 of the parts' bytes, written down (shared.copying.sha256state): the next
+    # invocation hashes on instead of reading every stored byte back. None: read them back.
+    sha256_state: str | None = Field(default=None, pattern=r"^[0-9a-f]{224}$")
 
     @property
     def bytes_done(self) -> int:

@@ -55,8 +55,8 @@ T = TypeVar("T")
 class Progress:
     """What has been copied so far; survives a ``DownloadLinkExpired`` and becomes a continuation.
 
-    ``sha256`` covers the bytes of ``parts`` when this process saw all of them, and is None
-    when earlier parts were copied by another invocation (a hash state cannot be serialised).
+    ``sha256`` covers the bytes of ``parts``: this process saw all of them, or a continuation
+    carried the hash's state (``sha256state``); None when neither (the stored bytes are read back).
     """
 
     size: int

@@ -11,7 +11,6 @@ notifies, stamps (``publish.stamp``) and prunes.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import timedelta
 from itertools import islice
@@ -25,6 +24,7 @@ from shared.copying.links import LinkKeeper
 from shared.copying.ports import BackupSource, CopyStore, Requeue
 from shared.copying.result import FoundCopied, HandedOver, Step, Verified
 from shared.copying.resume import read_back, stored_prefix
+from shared.copying.sha256state import new_sha256, sha256_from_state, state_of
 from shared.errors import (CopyInProgress, DownloadHostNotAllowed, DownloadLinkExpired, HandoffError, IntegrityError,
                            InvalidRequest, StorageError)
 from shared.models import Continuation, CopyJob, DatabaseBackup, PartDone, as_utc
@@ -158,7 +158,9 @@ class CopyRun:
         cont = self.job.continuation
         if cont is not None and self._resumable(cont, size):
             chosen: tuple[str, int, list[PartDone]] | None = (cont.upload_id, cont.part_size, list(cont.parts))
+            carried = sha256_from_state(cont.sha256_state, cont.bytes_done) if cont.sha256_state else None
         else:
+            carried = None
             found = [(u.upload_id, self._usable_parts(u, size)) for u in uploads
                      if cont is None or u.upload_id != cont.upload_id]
             usable = [(upload_id, parts) for upload_id, parts in found if parts is not None]
@@ -172,9 +174,10 @@ class CopyRun:
             chosen = (self.store.create_multipart(self.key, self._metadata(size), storage_class), part_size_for(size), [])
         self.upload_id, part_size, parts = chosen
         self.resumed_parts = len(parts)
-        self.progress = Progress(size, part_size, parts=parts, sha256=None if parts else hashlib.sha256())
+        sha = carried if parts else new_sha256()  # without a carried state, stored bytes are read back
+        self.progress = Progress(size, part_size, parts=parts, sha256=sha)
         if parts:
-            log_event(logger, "copy resumed", key=self.key, parts_done=len(parts))
+            log_event(logger, "copy resumed", key=self.key, parts_done=len(parts), sha256_carried=sha is not None)
 
     def _usable_parts(self, upload: OpenUpload, size: int) -> list[PartDone] | None:
         try:
@@ -210,7 +213,9 @@ class CopyRun:
 
     def _hand_over(self) -> HandedOver:
         assert self.progress is not None and self.upload_id is not None
-        cont = Continuation(upload_id=self.upload_id, part_size=self.progress.part_size, parts=self.progress.parts)
+        sha = self.progress.sha256
+        cont = Continuation(upload_id=self.upload_id, part_size=self.progress.part_size, parts=self.progress.parts,
+                            sha256_state=state_of(sha) if sha is not None else None)
         data = self.job.model_dump(mode="json") | {"attempt": self.job.attempt + 1, "continuation": cont.model_dump()}
         results = self.requeue.send([CopyJob.model_validate(data)]) if self.requeue else []
         if not results or not all(getattr(r, "ok", True) for r in results):

@@ -8,17 +8,15 @@ import pytest
 from datetime import datetime, timedelta, timezone
 
 from shared.clock import Clock
-from shared.copying.result import CopyResult
 from shared.copying.run import run_job
 from shared.keys import META_SHA256, copy_metadata
-from shared.models import CopyJob
 from sandbox import blobs
 from sandbox.api import SandboxServer
 from sandbox.sink import WebhookSink
-from shared.settings import Settings
 from shared.models import Continuation
 from shared.storage import ObjectStore
-from tests.fixtures.copying import (BIG, LATER, SMALL, Bucket, MiB, RecordingRequeue, fast_clients, job_for,
+from tests.fixtures.copying import (BIG, LATER, SMALL, Bucket, MiB, fast_clients, job_for,
+                                    stop_after_one_part,
                                     make_settings, notify_to, status)
 
 
@@ -73,15 +71,6 @@ def test_concurrent_deliveries_end_with_one_good_object(copy_sandbox: SandboxSer
     notices = webhook_sink.wait_for(1)
     # a residual race can send the notice twice; it then carries the same id, so receivers dedupe
     assert len({n.headers["webhook-id"] for n in notices}) == 1
-
-
-def stop_after_one_part(job: CopyJob, settings: Settings) -> tuple[CopyResult, RecordingRequeue]:
-    """Run ``job`` with time for the first look (waiting for the link) and none after it."""
-    budget = iter([600.0])
-    requeue = RecordingRequeue()
-    report = run_job(job, settings, clients=fast_clients(settings), remaining_time=lambda: next(budget, 0.0),
-                     requeue=requeue)
-    return report, requeue
 
 
 def test_stops_in_time_and_the_continuation_finishes(copy_sandbox: SandboxServer, bucket: Bucket) -> None:
