@@ -230,6 +230,11 @@ class IntegrityError(BackupExportError):
     code = "integrity_check_failed"
 
 
+class PartDigestMismatch(IntegrityError):
+    """The store's ETag for one part is not the MD5 of the bytes sent: the bytes changed on the
+    way. The part is sent again (its re-upload replaces it), as often as any failed part."""
+
+
 class CopyInProgress(BackupExportError):
     """Another invocation is writing this backup's upload right now: deliver the job again later."""
 

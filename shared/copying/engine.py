@@ -37,7 +37,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from shared.copying.answers import check_part, probed_size
 from shared.copying.connections import Connections, transfer_clients
-from shared.errors import DownloadError, DownloadLinkExpired, IntegrityError, StorageError
+from shared.errors import DownloadError, DownloadLinkExpired, PartDigestMismatch, StorageError
 from shared.models import PartDone
 from shared.observability import log_event
 from shared.parts import Part, iter_parts, part_count
@@ -95,7 +95,8 @@ class _Body:
 
 
 def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, (DownloadError, StorageError)) and not isinstance(exc, DownloadLinkExpired)
+    retried = (DownloadError, StorageError, PartDigestMismatch)
+    return isinstance(exc, retried) and not isinstance(exc, DownloadLinkExpired)
 
 
 class Transfer:
@@ -185,7 +186,8 @@ class Transfer:
         self._advance_body(part, progress.size)
         etag = (put.getheader("ETag") or "").strip('"')
         if md5 is not None and etag != md5.hexdigest():
-            raise IntegrityError(f"part {part.number}: the store's ETag does not match the bytes sent")
+            raise PartDigestMismatch(f"part {part.number}: the store's ETag {etag[:40]!r} is not the MD5 of the "
+                                     f"bytes sent ({md5.hexdigest()})")
         return etag, sha
 
     def _open_range(self, url: str, part: Part, size: int) -> Any:

@@ -197,9 +197,20 @@ def test_a_refused_link_keeps_the_progress_for_a_new_link() -> None:
     assert progress.sha256.hexdigest() == hashlib.sha256(DATA).hexdigest()
 
 
-def test_a_wrong_etag_is_an_integrity_error() -> None:
-    with pytest.raises(IntegrityError):
-        make(FakeLink(), FakeStore(["bad-etag"])).run("http://link.test/x", fresh(), FakeStore().url)
+def test_a_part_whose_etag_is_wrong_once_is_sent_again() -> None:
+    store = FakeStore(["bad-etag"])
+    progress = fresh()
+    assert make(FakeLink(), store).run("http://link.test/x", progress, store.url) is True
+    assert store.joined() == DATA and len(store.requests) == len(progress.parts) + 1
+    assert all(p.etag == hashlib.md5(store.parts[p.part_number]).hexdigest() for p in progress.parts)
+
+
+def test_a_part_whose_etag_stays_wrong_is_an_integrity_error_naming_both_digests() -> None:
+    store = FakeStore(["bad-etag"] * 4)
+    with pytest.raises(IntegrityError, match=r"part 1: the store's ETag '0{32}' is not the MD5 of the bytes sent "
+                                             r"\([0-9a-f]{32}\)") as raised:
+        make(FakeLink(), store).run("http://link.test/x", fresh(), store.url)
+    assert raised.value.code == "integrity_check_failed" and len(store.requests) == 4
 
 
 def test_without_md5_check_a_foreign_etag_is_accepted() -> None:
