@@ -275,6 +275,7 @@ class Transfer:
 def _log_retry(what: str) -> Callable[[Any], None]:
     def log(state: Any) -> None:
         exc = state.outcome.exception() if state.outcome else None
+        # our own messages (part numbers, statuses, digests): never a URL or a header's value
         log_event(logger, "download retry", logging.WARNING, what=what, attempt=state.attempt_number,
-                  error=getattr(exc, "code", type(exc).__name__))
+                  error=getattr(exc, "code", type(exc).__name__), detail=str(exc)[:300])
     return log
