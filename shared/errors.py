@@ -251,6 +251,10 @@ class StorageError(BackupExportError):
     retryable = True
 
 
+class UploadGone(StorageError):
+    """The multipart upload named is no longer open (completed or aborted meanwhile)."""
+
+
 class CopyNotFound(BackupExportError):
     """No object at that key in the bucket."""
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from shared import object_lock
 from shared.aws import client_config, error_code
 from shared.clock import utcnow
-from shared.errors import ConfigurationError, StorageError
+from shared.errors import ConfigurationError, StorageError, UploadGone
 from shared.keys import is_ours
 from shared.ledger import FOLDER as LEDGER_FOLDER
 from shared.object_lock import ObjectLock
@@ -243,10 +243,18 @@ class ObjectStore:
             self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
 
     def _parts(self, key: str, upload_id: str) -> list[dict[str, Any]]:
-        """The store's records of an open upload's parts, every page of them."""
+        """The store's records of an open upload's parts, every page of them (``UploadGone``
+        when it is no longer open)."""
+        from botocore.exceptions import ClientError
+
         with _translated("list parts", key):
-            pages = self.s3.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=upload_id)
-            return [part for page in pages for part in page.get("Parts", [])]
+            try:
+                pages = self.s3.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=upload_id)
+                return [part for page in pages for part in page.get("Parts", [])]
+            except ClientError as exc:
+                if error_code(exc) == "NoSuchUpload":
+                    raise UploadGone(f"list parts failed for {key!r}: NoSuchUpload") from exc
+                raise
 
     def list_parts(self, key: str, upload_id: str) -> list[tuple[int, str, int]]:
         """``(part_number, etag, size)`` of the parts the store holds for an open upload."""

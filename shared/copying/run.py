@@ -22,11 +22,12 @@ the next delivery finds the object unstamped, verifies it again, notifies again 
 notice id, derived from the backup id) and stamps. A delivery that finds the stamp answers
 ``already_copied`` and stays quiet.
 
-Resume. A continuation carries the upload id and the parts done; a delivery without one finds
-the upload a killed invocation left (ListMultipartUploads, ListParts). The stored parts are
-checked against the part plan and the copy goes on from there. A hash state cannot be
-serialised, so a copy made over several invocations hashes the completed object by reading it
-back from the bucket before stamping the SHA-256.
+Resume. A continuation carries the upload id, the parts done and the SHA-256's state
+(``sha256state``); a delivery without one finds the upload a killed invocation left
+(ListMultipartUploads, ListParts). The stored parts are checked against the part plan and the
+copy goes on from there; without a carried hash, the completed object is read back before the
+SHA-256 is stamped. A second delivery of one continuation (a queue delivers at least once) never
+aborts the upload its twin is writing: it answers ``in_progress`` while that upload grows.
 """
 
 from __future__ import annotations

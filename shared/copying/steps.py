@@ -26,7 +26,7 @@ from shared.copying.result import FoundCopied, HandedOver, Step, Verified
 from shared.copying.resume import read_back, stored_prefix
 from shared.copying.sha256state import new_sha256, sha256_from_state, state_of
 from shared.errors import (CopyInProgress, DownloadHostNotAllowed, DownloadLinkExpired, HandoffError, IntegrityError,
-                           InvalidRequest, StorageError)
+                           InvalidRequest, StorageError, UploadGone)
 from shared.models import Continuation, CopyJob, DatabaseBackup, PartDone, as_utc
 from shared.observability import log_event
 from shared.parts import check_plan, iter_parts, part_count, part_size_for
@@ -156,18 +156,21 @@ class CopyRun:
         """Resume the continuation's upload, else the open upload with the most usable parts, else
         start one; every other open upload at the key is aborted (none is live: ``_open_uploads``)."""
         cont = self.job.continuation
-        if cont is not None and self._resumable(cont, size):
+        verdict = self._continuation_verdict(cont, size) if cont is not None else "restart"
+        carried = None
+        if verdict == "resume":
+            assert cont is not None
             chosen: tuple[str, int, list[PartDone]] | None = (cont.upload_id, cont.part_size, list(cont.parts))
             carried = sha256_from_state(cont.sha256_state, cont.bytes_done) if cont.sha256_state else None
-        else:
-            carried = None
-            found = [(u.upload_id, self._usable_parts(u, size)) for u in uploads
-                     if cont is None or u.upload_id != cont.upload_id]
+        else:  # "found": the continuation's upload went further than it says; weigh it like the others
+            skipped = cont.upload_id if cont is not None and verdict == "restart" else None
+            found = [(u.upload_id, self._usable_parts(u, size)) for u in uploads if u.upload_id != skipped]
             usable = [(upload_id, parts) for upload_id, parts in found if parts is not None]
             best = max(usable, key=lambda found: len(found[1]), default=None)
             chosen = (best[0], part_size_for(size), best[1]) if best else None
+        own = cont.upload_id if cont is not None and verdict == "restart" else None  # aborted, or gone
         for upload in uploads:
-            if upload.upload_id != (chosen[0] if chosen else None) and (cont is None or upload.upload_id != cont.upload_id):
+            if upload.upload_id not in (chosen[0] if chosen else None, own):
                 self._abort(upload.upload_id)
         if chosen is None:
             storage_class = "STANDARD" if self._final_class == "GLACIER" else self._final_class
@@ -186,22 +189,35 @@ class CopyRun:
             log_event(logger, "an open upload could not be listed", logging.WARNING, reason=exc.code)
             return None
 
-    def _resumable(self, cont: Continuation, size: int) -> bool:
-        """The store must hold exactly the continuation's parts, of the planned sizes."""
+    def _continuation_verdict(self, cont: Continuation, size: int) -> str:
+        """``resume`` (the store holds exactly the continuation's parts, of the planned sizes),
+        ``found`` (it holds more: a delivery of the same continuation went on, then stopped) or
+        ``restart`` (its upload is gone, or does not match and was aborted). Raises
+        ``CopyInProgress`` while a twin delivery is still writing that upload, and lets a
+        transient listing error through: neither aborts anything."""
         try:
             check_plan(size, cont.part_size)  # first: a forged part size must not plan a billion parts
             held = self.store.list_parts(self.key, cont.upload_id)
-        except (IntegrityError, StorageError) as exc:
+        except UploadGone:
+            log_event(logger, "the continuation's upload is gone: restarting", logging.WARNING)
+            return "restart"
+        except IntegrityError as exc:
             log_event(logger, "continuation unusable: restarting", logging.WARNING, reason=exc.code)
             self._abort(cont.upload_id)
-            return False
+            return "restart"
         planned = [(p.number, p.length) for p in islice(iter_parts(size, cont.part_size), len(cont.parts))]
         expected = [(p.part_number, p.etag, p.size) for p in cont.parts]
-        if held != expected or [(n, s) for n, _, s in expected] != planned:
-            log_event(logger, "continuation does not match the store: restarting", logging.WARNING)
-            self._abort(cont.upload_id)
-            return False
-        return True
+        if [(n, s) for n, _, s in expected] == planned and held[:len(expected)] == expected:
+            if len(held) == len(expected):
+                return "resume"
+            written = self.store.last_written(OpenUpload(self.key, cont.upload_id, None))
+            if written is None or self.clock.now() - as_utc(written) < live_window(self.settings):
+                raise CopyInProgress(f"another delivery of this continuation is writing {self.key}: "
+                                     "deliver this job again later")
+            return "found"
+        log_event(logger, "continuation does not match the store: restarting", logging.WARNING)
+        self._abort(cont.upload_id)
+        return "restart"
 
     # --- the upload -----------------------------------------------------------------------
 
