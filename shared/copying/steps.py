@@ -157,20 +157,19 @@ class CopyRun:
         start one; every other open upload at the key is aborted (none is live: ``_open_uploads``)."""
         cont = self.job.continuation
         verdict = self._continuation_verdict(cont, size) if cont is not None else "restart"
+        dropped = cont.upload_id if cont is not None and verdict == "restart" else None  # aborted, or gone
         carried = None
         if verdict == "resume":
             assert cont is not None
             chosen: tuple[str, int, list[PartDone]] | None = (cont.upload_id, cont.part_size, list(cont.parts))
             carried = sha256_from_state(cont.sha256_state, cont.bytes_done) if cont.sha256_state else None
-        else:  # "found": the continuation's upload went further than it says; weigh it like the others
-            skipped = cont.upload_id if cont is not None and verdict == "restart" else None
-            found = [(u.upload_id, self._usable_parts(u, size)) for u in uploads if u.upload_id != skipped]
+        else:  # with "found", the continuation's upload is weighed like the others
+            found = [(u.upload_id, self._usable_parts(u, size)) for u in uploads if u.upload_id != dropped]
             usable = [(upload_id, parts) for upload_id, parts in found if parts is not None]
             best = max(usable, key=lambda found: len(found[1]), default=None)
             chosen = (best[0], part_size_for(size), best[1]) if best else None
-        own = cont.upload_id if cont is not None and verdict == "restart" else None  # aborted, or gone
         for upload in uploads:
-            if upload.upload_id not in (chosen[0] if chosen else None, own):
+            if upload.upload_id not in (chosen[0] if chosen else None, dropped):
                 self._abort(upload.upload_id)
         if chosen is None:
             storage_class = "STANDARD" if self._final_class == "GLACIER" else self._final_class
