@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli.commands import backups, copies, dispatch, prune, restore, sandbox, status, verify
+from shared.cli.commands import backups, copies, copy, dispatch, prune, restore, sandbox, status, verify
 
 app = typer.Typer(
     name="sdb-backup-export",
@@ -22,5 +22,5 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for group in (status, backups, copies, verify, restore, dispatch, prune, sandbox):
+for group in (status, backups, copy, copies, verify, restore, dispatch, prune, sandbox):
     group.register(app)

@@ -58,8 +58,9 @@ class Renderer:
 
     @contextmanager
     def progress(self, description: str, total: int | None) -> Iterator[Advance]:
-        """A bar with bytes, rate and time left on a terminal's stderr; silent otherwise."""
-        if self.json_mode or not self.err.is_terminal:
+        """A bar with bytes, rate and time left on stderr when both stdout and stderr are a terminal;
+        silent with --json or when either is a pipe or a file (a script is reading)."""
+        if self.json_mode or not (self.out.is_terminal and self.err.is_terminal):
             yield lambda done, total: None
             return
         columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),

@@ -42,13 +42,18 @@ from shared.models import PartDone
 from shared.observability import log_event
 from shared.parts import Part, iter_parts, part_count
 
-__all__ = ["Connections", "Progress", "Transfer", "transfer_clients"]
+__all__ = ["Connections", "OnBytes", "Progress", "Transfer", "transfer_clients"]
 
 logger = logging.getLogger(__name__)
 
 BUFFER = 1 << 20
 _NETWORK = (OSError, http.client.HTTPException)
 T = TypeVar("T")
+OnBytes = Callable[[int], None]  # bytes of the object copied so far, parts resumed included
+
+
+def _unheard(done: int) -> None:
+    """No one listens to this copy's progress."""
 
 
 @dataclass
@@ -111,6 +116,7 @@ class Transfer:
         self.wait = wait or wait_exponential(multiplier=0.5, max=8)
         self._buffer = memoryview(bytearray(buffer_size))  # the only place bytes ever sit
         self._body: _Body | None = None
+        self._on_bytes: OnBytes = _unheard
 
     def probe(self, url: str) -> int | None:
         """One byte of the link: it must be alive; returns the object's size when it says it.
@@ -122,14 +128,16 @@ class Transfer:
         return self._retried(lambda: self._probe_once(url), "probe")
 
     def run(self, link: str | Callable[[float], str], progress: Progress, part_url: Callable[[int], str],
-            should_stop: Callable[[float], bool] = lambda _: False) -> bool:
+            should_stop: Callable[[float], bool] = lambda _: False, on_bytes: OnBytes | None = None) -> bool:
         """Copy the remaining parts. Returns True when all are done, False when told to stop.
 
         ``link(seconds_per_part)`` gives the download URL for the next part (the caller keeps it
         alive); ``should_stop(seconds_per_part)`` is asked after each part, so the caller can stop
-        while there is still time to hand over.
+        while there is still time to hand over. ``on_bytes(done)`` hears each buffer sent (a
+        retried part starts again from its first byte, so ``done`` may step back).
         """
         next_link = (lambda _: link) if isinstance(link, str) else link
+        self._on_bytes = on_bytes or _unheard
         try:
             for part in iter_parts(progress.size, progress.part_size, first=progress.next_part):
                 url = next_link(progress.seconds_per_part)
@@ -144,6 +152,7 @@ class Transfer:
                     return False
             return True
         finally:
+            self._on_bytes = _unheard
             self._drop_body()
 
     # --- one request ----------------------------------------------------------------------
@@ -270,6 +279,7 @@ class Transfer:
             except OSError as exc:
                 raise StorageError(f"part {part.number}: the upload broke: {type(exc).__name__}") from exc
             got += n
+            self._on_bytes(part.start + got)
 
 
 def _log_retry(what: str) -> Callable[[Any], None]:

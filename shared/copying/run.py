@@ -42,7 +42,7 @@ from shared.copying.ports import BackupSource, CopyStore, Notifier, Requeue
 from shared.copying.pruning import prune_copies
 from shared.copying.record import record_verified
 from shared.copying.result import CopyError, CopyResult, FoundCopied, HandedOver, Verified
-from shared.copying.steps import CopyRun, own_key
+from shared.copying.steps import CopyRun, OnProgress, own_key
 from shared.errors import BackupExportError, CopyInProgress, DeadlineExceeded, ExportNotReady, InvalidRequest
 from shared.models import CopyJob, as_utc
 from shared.notify.events import copied_event, failed_event
@@ -81,13 +81,15 @@ def function_budget(timeout_seconds: float, started: float, clock: Clock = SYSTE
 
 def run_job(job: CopyJob, settings: Settings, *, clients: CopyClients | None = None,
             remaining_time: Callable[[], float] | None = None, notifier: Notifier | None = None,
-            requeue: Requeue | None = None, clock: Clock = SYSTEM_CLOCK) -> CopyResult:
+            requeue: Requeue | None = None, clock: Clock = SYSTEM_CLOCK,
+            on_progress: OnProgress | None = None) -> CopyResult:
     """Copy one backup. Only a job whose ``object_key`` is not its backup's own key (422,
     ``InvalidRequest``: a job may only write its own backup's copy) and a missing or invalid
     setting (``ConfigurationError``, while building clients) raise; every other
     ``BackupExportError`` becomes the result. Clients and the notifier are built from
     ``settings`` unless given; ``requeue`` receives continuations, and without it the copy never
-    stops early."""
+    stops early. ``on_progress(done, size)`` hears the bytes copied as they pass (a terminal's
+    progress bar); it changes nothing in the copy."""
     if job.object_key != own_key(job, settings):
         raise InvalidRequest("the job's object_key is not the key its backup is copied to",
                              details={"fields": ["object_key"]})
@@ -96,7 +98,8 @@ def run_job(job: CopyJob, settings: Settings, *, clients: CopyClients | None = N
     notifier = notifier if notifier is not None else _default_notifier(settings, job)
     try:
         budget = remaining_time or function_budget(settings.function_timeout_seconds, clock.monotonic(), clock)
-        run = CopyRun(job, settings, clients.api, clients.store, clients.transfer, budget, requeue, clock)
+        run = CopyRun(job, settings, clients.api, clients.store, clients.transfer, budget, requeue, clock,
+                      on_progress=on_progress)
         result = _execute(run, notifier, clock)
     finally:
         if own_clients:

@@ -36,6 +36,8 @@ from shared.urls import host_allowed
 
 logger = logging.getLogger(__name__)
 
+OnProgress = Callable[[int, int], None]  # (bytes of the backup copied so far, its size)
+
 SAFETY_SECONDS = 30.0  # time kept back to complete, hand over and answer
 LIVE_UPLOAD_SECONDS = 300.0  # an open upload written to this recently belongs to a live copy
 
@@ -56,9 +58,11 @@ class CopyRun:
     """The steps of one invocation; it owns the multipart upload and aborts it on any failure."""
 
     def __init__(self, job: CopyJob, settings: Settings, api: BackupSource, store: CopyStore, transfer: Transfer,
-                 remaining_time: Callable[[], float], requeue: Requeue | None, clock: Clock) -> None:
+                 remaining_time: Callable[[], float], requeue: Requeue | None, clock: Clock,
+                 on_progress: OnProgress | None = None) -> None:
         self.job, self.settings, self.api, self.store, self.transfer = job, settings, api, store, transfer
         self.remaining_time, self.requeue, self.clock = remaining_time, requeue, clock
+        self.on_progress = on_progress
         self.started = clock.monotonic()
         self.key = own_key(job, settings)
         self.found: StoredObject | None = None
@@ -88,13 +92,24 @@ class CopyRun:
         probed = self._on_live_link(self.transfer.probe)
         size = self._size(self.links.backup or backup, probed)
         self._start(size, uploads)
+        heard = self._heard(size)
         try:
             finished = self._on_live_link(
-                lambda _: self.transfer.run(self.links.for_next_part, self.progress, self._part_url, self._should_stop))
+                lambda _: self.transfer.run(self.links.for_next_part, self.progress, self._part_url, self._should_stop,
+                                            on_bytes=heard))
             return self._complete(size) if finished else self._hand_over()
         except BaseException:
             self._abort()
             raise
+
+    def _heard(self, size: int) -> Callable[[int], None] | None:
+        """The engine's byte count as ``on_progress(done, size)``, starting from the parts resumed."""
+        listener = self.on_progress
+        if listener is None:
+            return None
+        assert self.progress is not None
+        listener(sum(p.size for p in self.progress.parts), size)
+        return lambda done: listener(done, size)
 
     # --- the link -------------------------------------------------------------------------
 
