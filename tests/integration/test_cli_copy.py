@@ -94,9 +94,12 @@ def test_a_backup_id_or_databases_one_of_the_two(env, args):
 
 
 def test_a_failed_copy_exits_1_with_its_reason_and_leaves_no_upload(sandbox, env, bucket):
-    result = invoke({**env, "DOWNLOAD_HOST_ALLOWLIST": "downloads.example.com"}, "copy", "-d", "shop", "--json")
+    refused = {**env, "DOWNLOAD_HOST_ALLOWLIST": "downloads.example.com"}
+    shown = invoke(refused, "copy", "-d", "shop")
+    result = invoke(refused, "copy", "-d", "shop", "--json")
 
-    assert result.code == 1
+    assert shown.code == result.code == 1
+    assert "shop: the download link's host is not in DOWNLOAD_HOST_ALLOWLIST [download_host_not_allowed]" in shown.stdout
     [row] = result.json()["copies"]
     assert (row["outcome"], row["error"]["code"], row["sha256"]) == ("failed", "download_host_not_allowed", None)
     assert bucket.objects() == [] and bucket.open_uploads() == []

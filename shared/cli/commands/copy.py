@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 import typer
+from rich.text import Text
 from typing_extensions import Annotated
 
 from shared.cli.commands.backups import report_missing
@@ -103,7 +104,7 @@ def _shown(rows: list[dict[str, Any]]) -> Any:
         if r["sha256"]:
             lines.append(f"{r['database_name']}: sha256 {r['sha256']} verified")
         elif r["error"]:
-            lines.append(f"{r['database_name']}: {r['error']['message']} [{r['error']['code']}]")
+            lines.append(Text(f"{r['database_name']}: {r['error']['message']} [{r['error']['code']}]"))
     return lines
 
 
