@@ -47,7 +47,8 @@ def run(database: DatabaseOpt = None, dry_run: DryRunOpt = False, force: ForceOp
 
 
 class _InlineCopies:
-    """``HANDOFF_MODE=inline``: each job copied here (``shared.copying.run.run_job``), its result kept."""
+    """``HANDOFF_MODE=inline``: each job copied here (``shared.copying.run.run_job``, with a progress
+    bar on a terminal), its result kept."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -58,7 +59,8 @@ class _InlineCopies:
         from shared.copying.run import run_job
 
         self.session.out.note(f"copying {job.database_name}: backup {job.backup_id} ({size(job.size)})")
-        result = run_job(job, self.session.settings)
+        with self.session.out.progress(job.database_name, job.size) as advance:  # jobs run one after another
+            result = run_job(job, self.session.settings, on_progress=advance)
         with self._lock:
             self.results[str(job.database_id)] = result.to_dict()
         return result
