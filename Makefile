@@ -24,11 +24,15 @@ demo: $(STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
 
-# The copy SIGKILLed at every point of a 1 GiB copy, each in a fresh copy of its own, then
-# redelivered (make test runs the same points at 256 MiB, in chains). CRASH_SIZE_MIB=... to change.
+# The copy SIGKILLed at every chosen point of a 1 GiB copy, each in a fresh copy of its own, and at
+# CRASH_POINTS random points in chains of CRASH_CHAIN, each kill redelivered (make test: 256 MiB,
+# 32 random points, all in chains). CRASH_SEED=N replays a run's random points (it prints its seed).
 CRASH_SIZE_MIB ?= 1024
+CRASH_POINTS ?= 200
+CRASH_CHAIN ?= 25
 crash: $(STAMP)
-	CRASH_MODE=each CRASH_SIZE_MIB=$(CRASH_SIZE_MIB) $(PY) -m pytest -v tests/integration/test_copy_crash.py
+	CRASH_MODE=each CRASH_SIZE_MIB=$(CRASH_SIZE_MIB) CRASH_POINTS=$(CRASH_POINTS) CRASH_CHAIN=$(CRASH_CHAIN) \
+		$(PY) -m pytest -v tests/integration/test_copy_crash.py
 
 # Benchmarks print figures (never part of `make test`). BENCH_SIZES=1GiB,8GiB for the full copy
 # table (8 GiB: about 20 minutes), BENCH_RUNS runs per figure (medians). scripts/bench_tools.sh
