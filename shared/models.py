@@ -18,6 +18,9 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+# What the API client puts in a URL path as the region; a job naming anything else is refused.
+REGION_IN_PATH = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
 # Statuses are kept as plain strings: a status the API adds tomorrow must not break parsing.
 BACKUP_READY = "ready"
 BACKUP_ERROR = "error"
@@ -113,7 +116,7 @@ class CopyJob(BaseModel):
     database_id: UUID
     database_name: str = Field(min_length=1, max_length=255)
     project_id: UUID
-    region: str = Field(min_length=1, max_length=32)
+    region: str = Field(max_length=32, pattern=REGION_IN_PATH)
     backup_created_at: datetime
     size: int | None = Field(default=None, ge=0)
     db_size: int | None = Field(default=None, ge=0)

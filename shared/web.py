@@ -84,6 +84,8 @@ def parse_json_object(request: Request, *, allow_empty: bool = True) -> dict[str
         value = json.loads(request.body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidJSON("the body is not valid JSON") from exc
+    except RecursionError:  # nesting deeper than the interpreter's limit: no request of ours nests so
+        raise InvalidJSON("the body nests too deeply") from None
     if not isinstance(value, dict):
         raise InvalidJSON("the body must be a JSON object")
     return value

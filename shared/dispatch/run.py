@@ -28,7 +28,7 @@ from shared.dispatch.prepare import Preparation, prepare_and_hand_off
 from shared.dispatch.report import DatabaseOutcome, DispatchResult
 from shared.dispatch.request import DispatchRequest
 from shared.dispatch.watch import Watcher
-from shared.errors import ConfigurationError, ScalewayNotFound
+from shared.errors import ConfigurationError, ScalewayNotFound, ScalewayUnknownRegion
 from shared.handoff import Handoff, handoff_from_settings
 from shared.models import CopyJob, Database, DatabaseBackup
 from shared.observability import log_event
@@ -66,9 +66,15 @@ def run_dispatch(
         stack.callback(handoff.close)
         notifier = _notifier(settings, stack)
         heartbeat = _heartbeat(settings, stack)
-        return dispatch(request, settings=settings, api=api, store=store, handoff=handoff,
-                        now=datetime.now(timezone.utc), requested_by=requested_by, reply_to=reply_to,
-                        reply_posts=reply_posts, notifier=notifier, heartbeat=heartbeat)
+        try:
+            return dispatch(request, settings=settings, api=api, store=store, handoff=handoff,
+                            now=datetime.now(timezone.utc), requested_by=requested_by, reply_to=reply_to,
+                            reply_posts=reply_posts, notifier=notifier, heartbeat=heartbeat)
+        except ScalewayUnknownRegion as exc:
+            if request.region is None:  # the caller named no region: ours is wrong, not their request
+                raise ConfigurationError("SCW_DEFAULT_REGION (or SCALEWAY_REGION) is not a region the API offers",
+                                         details={"settings": ["SCW_DEFAULT_REGION"]}) from exc
+            raise
 
 
 def read_freshness(settings: Settings, *, database_names: Sequence[str] = (),

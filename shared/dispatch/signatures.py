@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from typing import Callable
 
@@ -23,6 +24,7 @@ from shared.errors import Unauthorized
 from shared.web import Request
 
 MAX_SKEW_SECONDS = 300
+_STAMP = re.compile(r"[0-9]{1,13}")
 
 
 class _FixedClock(Clock):
@@ -34,7 +36,9 @@ class _FixedClock(Clock):
 
 
 def _timestamp(value: str | None, header: str, now: float) -> int:
-    if value is None or not value.strip().isdigit():
+    # ASCII digits only, seconds or milliseconds: str.isdigit() also takes "²" and "١", and a
+    # thousand-digit number overflows the comparison with the clock
+    if value is None or not _STAMP.fullmatch(value.strip()):
         raise Unauthorized(f"the {header} header is missing or not a number")
     stamp = int(value.strip())
     if stamp > 10**11:  # milliseconds

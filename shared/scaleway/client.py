@@ -17,7 +17,7 @@ from uuid import UUID
 import httpx
 
 from shared.errors import ConfigurationError, InvalidRequest, ScalewayPermissionDenied
-from shared.models import BACKUP_READY, Database, DatabaseBackup, as_utc
+from shared.models import BACKUP_READY, REGION_IN_PATH, Database, DatabaseBackup, as_utc
 from shared.scaleway.exports import LINK_MARGIN, LinkWait, request_export
 from shared.scaleway.ratelimit import RateLimiter
 from shared.scaleway.session import ApiSession, ClientStats, parse
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["ClientStats", "ScalewayClient", "newest_ready_by_database"]
 
 _PREFIX = "/serverless-sqldb/v1alpha1/regions/{region}"
-_REGION = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_REGION = re.compile(REGION_IN_PATH)
 _OLDEST = datetime.min.replace(tzinfo=timezone.utc)
 # What a key needs to export (a write); ServerlessSQLDatabaseReadOnly can list but not export.
 EXPORT_PERMISSION = "the ServerlessSQLDatabaseReadWrite (or FullAccess) permission set on the backup's project to export it"

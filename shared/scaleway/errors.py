@@ -53,7 +53,7 @@ def parse_error_body(content: bytes) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
 

@@ -70,6 +70,17 @@ def test_an_invalid_job_names_the_fields_without_echoing_them(env: pytest.Monkey
     assert "secret-looking-value" not in json.dumps(body) and "another-value" not in json.dumps(body)
 
 
+@pytest.mark.parametrize("region", ["FR-PAR", "fr-par/../../x", "fr par", ""])
+def test_a_job_whose_region_cannot_go_into_an_api_path_is_refused(env: pytest.MonkeyPatch,
+                                                                   copy_sandbox: SandboxServer, region: str) -> None:
+    job = json.loads(job_for(copy_sandbox).model_dump_json()) | {"region": region}
+
+    status, body = answer(handle(event(job)))
+
+    assert (status, body["error"]["code"], body["error"]["details"]["fields"]) == (422, "invalid_request", ["region"])
+    assert copy_sandbox.stats.snapshot()["requests"].get("get_backup", 0) == 0
+
+
 def _copy_env(env: pytest.MonkeyPatch, sandbox: SandboxServer, bucket: Bucket) -> None:
     for name, value in {
         "SCW_SECRET_KEY": sandbox.token, "SCW_API_URL": sandbox.base_url,

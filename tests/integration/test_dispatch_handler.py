@@ -296,9 +296,23 @@ def test_a_bad_setting_is_one_configuration_error_before_any_api_call(world, set
     assert sum(world.sandbox.stats.snapshot()["requests"].values()) == 0
 
 
-def test_a_region_the_product_is_not_in_is_the_callers_mistake(world):
+@pytest.mark.parametrize("request_body", [
+    {"region": "nl-ams"},  # every database: one listing
+    {"region": "nl-ams", "database_ids": ["00000000-0000-4000-8000-000000000000"]},  # a few ids: one get each
+    {"region": "nl-ams", "dry_run": True},
+], ids=["all", "by_id", "dry_run"])
+def test_a_region_the_product_is_not_in_is_the_callers_mistake(world, request_body):
     # The API answers 400 invalid_arguments on region: a 422 to the caller, not an outage (502)
-    response = handle(event("http_all", body=json.dumps({"region": "nl-ams"})), None)
+    response = handle(event("http_all", body=json.dumps(request_body)), None)
     assert response["statusCode"] == 422, response["body"]
     assert body(response)["error"]["code"] == "unknown_region"
+    assert world.api_requests()["export_backup"] == 0 and world.jobs() == []
+
+
+def test_an_unknown_region_in_the_settings_is_a_configuration_error_naming_it(world, monkeypatch):
+    monkeypatch.setenv("SCW_DEFAULT_REGION", "nl-ams")  # the caller asked for nothing: our setting is wrong
+    response = handle(event("http_all"), None)
+    assert response["statusCode"] == 500, response["body"]
+    error = body(response)["error"]
+    assert error["code"] == "configuration_error" and "SCW_DEFAULT_REGION" in error["message"]
     assert world.api_requests()["export_backup"] == 0 and world.jobs() == []

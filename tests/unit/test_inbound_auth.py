@@ -38,6 +38,10 @@ def test_slack_documented_example_is_valid():
     (slack_request(), SLACK_STAMP - 301, "300 s away"),
     (slack_request(stamp="soon"), SLACK_STAMP, "not a number"),
     (slack_request(stamp=""), SLACK_STAMP, "not a number"),
+    (slack_request(stamp="\u00b2"), SLACK_STAMP, "not a number"),  # "²".isdigit() is True
+    (slack_request(stamp="\u0661\u0665\u0663"), SLACK_STAMP, "not a number"),  # Arabic-Indic digits
+    (slack_request(stamp="9" * 400), SLACK_STAMP, "not a number"),  # too large to compare with a float
+    (slack_request(stamp="-1531420618"), SLACK_STAMP, "not a number"),
     (slack_request(signature="a2114d57"), SLACK_STAMP, "not a v0 signature"),
     (slack_request(signature=SLACK_SIGNATURE[:-1] + "a"), SLACK_STAMP, "does not match"),
     (slack_request(body=SLACK_BODY + b"&text=copy+all"), SLACK_STAMP, "does not match"),

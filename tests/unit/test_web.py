@@ -75,3 +75,10 @@ def test_error_response_maps_status_and_code_without_echoing_input():
 def test_unexpected_errors_are_opaque_500s():
     resp = error_response(RuntimeError("secret detail"))
     assert resp["statusCode"] == 500 and "secret" not in resp["body"]
+
+
+@pytest.mark.parametrize("body", ["[" * 5000, '{"a":' * 5000, "[" * 5000 + "]" * 5000])
+def test_json_nested_past_the_interpreters_limit_is_invalid_json_not_a_crash(body):
+    with pytest.raises(InvalidJSON) as caught:
+        parse_json_object(parse_event(event(body), max_body=100_000))
+    assert caught.value.message == "the body nests too deeply"
