@@ -2,7 +2,8 @@
 
 Presigned query strings and webhook paths are credentials: a URL is only ever logged or
 reported through ``redact_url`` (scheme, host, port and path; no userinfo, no query string).
-Outbound fetches are allowed by host: exact names, or ``*.suffix`` for any host under a domain.
+Outbound fetches are allowed by host: exact names, or ``*.suffix`` for any host under a domain,
+either of them optionally pinned to one port (``127.0.0.1:8080``; unpinned, any port).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 _URL_RE = re.compile(r"https?://[^\s\"'<>]+")
-_HOST_PATTERN = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+_HOST_PATTERN = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def redact_url(url: str) -> str:
@@ -33,22 +35,28 @@ def redact_text(text: str) -> str:
 
 
 def is_host_pattern(pattern: str) -> bool:
-    """A host name (``s3.fr-par.scw.cloud``, ``127.0.0.1``) or ``*.suffix``; no scheme, port or path."""
+    """A host name (``s3.fr-par.scw.cloud``, ``127.0.0.1``) or ``*.suffix``, optionally with
+    ``:port``; no scheme or path."""
     return bool(_HOST_PATTERN.match(pattern.strip().lower().rstrip(".")))
 
 
 def host_allowed(url: str, patterns: list[str]) -> bool:
-    """True when ``url`` is http(s) and its host is one of ``patterns`` (see ``is_host_pattern``)."""
+    """True when ``url`` is http(s) and its host (and port, where a pattern pins one) matches
+    one of ``patterns`` (see ``is_host_pattern``)."""
     try:
         parsed = urlsplit(url)
         host = (parsed.hostname or "").lower().rstrip(".")
+        port = parsed.port or _DEFAULT_PORTS.get(parsed.scheme)
     except ValueError:
         return False
     if parsed.scheme not in ("http", "https") or not host:
         return False
     for pattern in (p.strip().lower().rstrip(".") for p in patterns):
-        if pattern.startswith("*.") and host.endswith(pattern[1:]) and len(host) > len(pattern) - 1:
+        name, _, pinned = pattern.partition(":")
+        if pinned and pinned != str(port):
+            continue
+        if name.startswith("*.") and host.endswith(name[1:]) and len(host) > len(name) - 1:
             return True
-        if host == pattern:
+        if host == name:
             return True
     return False

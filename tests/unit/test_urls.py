@@ -39,9 +39,27 @@ def test_host_allowlist(url: str, allowed: bool) -> None:
     assert host_allowed(url, patterns) is allowed
 
 
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://127.0.0.1:8080/sandbox-exports/x", True),
+        ("http://127.0.0.1:8081/anything", False),  # the host is allowed, this port is not
+        ("http://127.0.0.1/x", False),  # port 80
+        ("https://s3.fr-par.scw.cloud/b/k", True),  # https: port 443
+        ("https://s3.fr-par.scw.cloud:8443/b/k", False),
+        ("https://bucket.s3.nl-ams.scw.cloud:443/k", True),
+        ("http://bucket.s3.nl-ams.scw.cloud/k", False),  # http: port 80
+    ],
+)
+def test_host_allowlist_with_pinned_ports(url: str, allowed: bool) -> None:
+    patterns = ["127.0.0.1:8080", "s3.fr-par.scw.cloud:443", "*.s3.nl-ams.scw.cloud:443"]
+    assert host_allowed(url, patterns) is allowed
+
+
 @pytest.mark.parametrize(("pattern", "valid"), [
     ("s3.fr-par.scw.cloud", True), ("*.s3.fr-par.scw.cloud", True), ("127.0.0.1", True), ("localhost", True),
-    ("https://s3.fr-par.scw.cloud", False), ("s3.fr-par.scw.cloud/path", False), ("host:8080", False),
+    ("https://s3.fr-par.scw.cloud", False), ("s3.fr-par.scw.cloud/path", False), ("host:8080", True), ("*.scw.cloud:443", True),
+    ("host:", False), ("host:port", False), ("host:123456", False),
     ("*", False), ("a.*.b", False), ("", False), ("exa mple.com", False),
 ])
 def test_host_patterns(pattern: str, valid: bool) -> None:
