@@ -93,6 +93,9 @@ class ObjectStore:
         import boto3  # lazy: heavy, and some paths never touch storage
 
         key, secret = settings.s3_credentials
+        if bool(key) != bool(secret):  # botocore would fail with its own error: name the settings instead
+            missing = "S3_ACCESS_KEY (or SCALEWAY_ACCESS_KEY)" if secret else "S3_SECRET_KEY (or SCALEWAY_SECRET_KEY)"
+            raise ConfigurationError(f"{missing} is not set")
         retries = {"retries": {"mode": "standard", "max_attempts": max_attempts}} if max_attempts else {}
         client = boto3.client(
             "s3",

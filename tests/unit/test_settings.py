@@ -307,3 +307,17 @@ def test_object_lock_needs_its_mode_and_its_days(monkeypatch, env):
     with pytest.raises(ConfigurationError) as caught:
         load_settings()
     assert caught.value.details == {"settings": ["OBJECT_LOCK_DAYS", "OBJECT_LOCK_MODE"]}
+
+
+@pytest.mark.parametrize(("values", "named"), [
+    ({"scw_secret_key": SECRET}, "S3_ACCESS_KEY (or SCALEWAY_ACCESS_KEY) is not set"),
+    ({"s3_access_key": "SCWS3S3S3S3S3S3S3S30"}, "S3_SECRET_KEY (or SCALEWAY_SECRET_KEY) is not set"),
+])
+def test_half_a_pair_of_storage_keys_is_a_named_configuration_error(values, named):
+    from shared.errors import ConfigurationError
+    from shared.storage import ObjectStore
+
+    with pytest.raises(ConfigurationError) as caught:
+        ObjectStore.from_settings(Settings(backup_bucket="backups", scw_config_path="/nonexistent", **values))
+
+    assert caught.value.message == named and SECRET not in caught.value.message
