@@ -26,7 +26,7 @@ LINK = "http://127.0.0.1:9/sandbox-exports/p/b.custom?X-Amz-Credential=SCWSBX1%2
 
 
 @pytest.fixture
-def planted(leak_scanner: LeakScanner, request: pytest.FixtureRequest) -> Iterator[LeakScanner]:
+def planted(leak_scanner: LeakScanner) -> Iterator[LeakScanner]:
     """The scanner; the findings of this test are dropped at the end (they were planted)."""
     before = len(leak_scanner.findings)
     yield leak_scanner
