@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: demo test crash bench package deploy-check clean
+.PHONY: demo test crash fuzz bench package deploy-check clean
 
 $(STAMP): pyproject.toml constraints/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ CRASH_CHAIN ?= 25
 crash: $(STAMP)
 	CRASH_MODE=each CRASH_SIZE_MIB=$(CRASH_SIZE_MIB) CRASH_POINTS=$(CRASH_POINTS) CRASH_CHAIN=$(CRASH_CHAIN) \
 		$(PY) -m pytest -v tests/integration/test_copy_crash.py
+
+# Hostile requests at full strength: 10,000 per route (the default run tries 300), minutes not seconds.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/security/test_fuzz.py --timeout=3600
 
 # Benchmarks print figures (never part of `make test`). BENCH_SIZES=1GiB,8GiB for the full copy
 # table (8 GiB: about 20 minutes), BENCH_RUNS runs per figure (medians). scripts/bench_tools.sh
