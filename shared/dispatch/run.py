@@ -72,8 +72,8 @@ def run_dispatch(
                             reply_posts=reply_posts, notifier=notifier, heartbeat=heartbeat)
         except ScalewayUnknownRegion as exc:
             if request.region is None:  # the caller named no region: ours is wrong, not their request
-                raise ConfigurationError("SCW_DEFAULT_REGION (or SCALEWAY_REGION) is not a region the API offers",
-                                         details={"settings": ["SCW_DEFAULT_REGION"]}) from exc
+                raise ConfigurationError("SCALEWAY_REGION (or SCW_DEFAULT_REGION) is not a region the API offers",
+                                         details={"settings": ["SCALEWAY_REGION"]}) from exc
             raise
 
 

@@ -310,9 +310,9 @@ def test_a_region_the_product_is_not_in_is_the_callers_mistake(world, request_bo
 
 
 def test_an_unknown_region_in_the_settings_is_a_configuration_error_naming_it(world, monkeypatch):
-    monkeypatch.setenv("SCW_DEFAULT_REGION", "nl-ams")  # the caller asked for nothing: our setting is wrong
+    monkeypatch.setenv("SCALEWAY_REGION", "nl-ams")  # the caller asked for nothing: our setting is wrong
     response = handle(event("http_all"), None)
     assert response["statusCode"] == 500, response["body"]
     error = body(response)["error"]
-    assert error["code"] == "configuration_error" and "SCW_DEFAULT_REGION" in error["message"]
+    assert error["code"] == "configuration_error" and "SCALEWAY_REGION" in error["message"]
     assert world.api_requests()["export_backup"] == 0 and world.jobs() == []
