@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sandbox import control, download, routes
-from sandbox.faults import Faults, Stats
+from sandbox.faults import Faults, Injection, Stats
 from sandbox.links import PREFIX, LinkSigner
 from sandbox.ratelimit import RateLimiter
 from sandbox.readings import virtual_host
@@ -36,6 +36,8 @@ _ENVOY_TEXT = {
     503: b"upstream connect error or disconnect/reset before headers. reset reason: connection failure",
     504: b"upstream request timeout",
 }
+# What a proxy in front of the API may answer instead: an HTML page.
+_PROXY_PAGE = "<html><head><title>{status} {phrase}</title></head><body><center><h1>{status} {phrase}</h1></center><hr><center>nginx</center></body></html>"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -115,6 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._rate_limited(quota.headers)
         if token != sandbox.token:
             return self._json(routes.Reply(401, routes.DENIED_AUTHENTICATION), quota.headers)
+        injection = sandbox.faults.take_injection(route.name)
+        if injection is not None and self._inject(sandbox, injection, quota.headers):
+            return
         delay = sandbox.faults.delay_for(route.name)
         if delay:
             time.sleep(delay)
@@ -139,6 +144,28 @@ class _Handler(BaseHTTPRequestHandler):
         """The gateway's own 429: no body at all."""
         self.send(429, b"", {**self._gateway_headers(extra), "x-envoy-ratelimited": "true"})
 
+    def _inject(self, sandbox: SandboxServer, injection: Injection, extra: dict[str, str]) -> bool:
+        """Wait, then fail as told; False when the request is answered normally after the wait."""
+        if injection.delay_seconds:
+            sandbox.stats.count("injected_delays")
+            time.sleep(injection.delay_seconds)
+        if injection.status is None:
+            return False
+        sandbox.stats.count("injected_errors")
+        status = injection.status
+        if injection.retry_after is not None:
+            extra = {**extra, "Retry-After": f"{injection.retry_after:g}"}
+        if injection.answer == "reset":
+            self.cut()
+        elif injection.answer == "json":
+            self._json(routes.Reply(status, _error_body(status)), extra)
+        elif injection.answer == "html":
+            page = _PROXY_PAGE.format(status=status, phrase=HTTPStatus(status).phrase).encode()
+            self.send(status, page, {**self._gateway_headers(extra), "Content-Type": "text/html"})
+        else:
+            self._injected(status, extra)
+        return True
+
     def _injected(self, status: int, extra: dict[str, str]) -> None:
         if status == 429:
             return self._rate_limited(extra)
@@ -147,6 +174,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self.send(status, _ENVOY_TEXT[status], headers)
         kind = "internal_error" if status >= 500 else "unknown_error"
         self._json(routes.Reply(status, {"message": HTTPStatus(status).phrase.lower(), "type": kind}), extra)
+
+
+def _error_body(status: int) -> dict[str, Any]:
+    """A Scaleway JSON error body for an injected status (429: ``too_many_requests``)."""
+    if status == 429:
+        return {"message": "quota exceeded: too many requests", "type": "too_many_requests",
+                "limit": {"quota": 50, "window_seconds": 1}, "reset_seconds": 1}
+    kind = "internal_error" if status >= 500 else "unknown_error"
+    return {"message": HTTPStatus(status).phrase.lower(), "type": kind}
 
 
 class SandboxServer(LocalServer):

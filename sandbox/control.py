@@ -7,7 +7,9 @@ another process. Every call needs the sandbox token in ``X-Auth-Token``.
      "burst_429": 3, "cut_downloads": {"after_bytes": 1000, "count": 1},
      "wrong_length_downloads": {"count": 1, "extra_bytes": 1024}, "forbid_downloads": 1,
      "expire_links": true, "advance_clock_seconds": 90000, "export_delay_seconds": 0,
-     "link_ttl_seconds": 5, "readings": {"locked_during_export": true, "repeat_export": 412}}
+     "link_ttl_seconds": 5, "readings": {"locked_during_export": true, "repeat_export": 412},
+     "inject": [{"route": "get_backup", "status": 503, "times": 2, "answer": "html",
+                 "delay_seconds": 0, "retry_after": 1}]}
 
 (``readings``: any of the options of ``sandbox.readings``; the others keep their values.)
 
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sandbox.faults import RouteName
+from sandbox.faults import AnswerShape, Injection, RouteName
 from sandbox.readings import Readings
 from sandbox.routes import DENIED_AUTHENTICATION, NOT_FOUND, Reply, detail, invalid_arguments
 
@@ -49,6 +51,15 @@ class WrongLengthSpec(_Strict):
     extra_bytes: int = Field(1024, ge=1)
 
 
+class InjectionSpec(_Strict):
+    route: RouteName
+    status: int | None = Field(500, ge=400, le=599)
+    times: int = Field(1, ge=1, le=1000)
+    delay_seconds: float = Field(0.0, ge=0, le=60)
+    answer: AnswerShape = "gateway"
+    retry_after: float | None = Field(None, ge=0, le=3600)
+
+
 class FaultSpec(_Strict):
     routes: dict[RouteName, RouteFaultSpec] = Field(default_factory=dict)
     burst_429: int = Field(0, ge=0)
@@ -60,6 +71,7 @@ class FaultSpec(_Strict):
     export_delay_seconds: float | None = Field(None, ge=0)
     link_ttl_seconds: int | None = Field(None, ge=1)
     readings: dict[str, Any] = Field(default_factory=dict)
+    inject: list[InjectionSpec] = Field(default_factory=list)
 
 
 def apply(sandbox: SandboxServer, spec: FaultSpec) -> None:
@@ -68,6 +80,8 @@ def apply(sandbox: SandboxServer, spec: FaultSpec) -> None:
         faults.set_error_rate(route, fault.error_rate, fault.status)
         faults.set_delay(route, fault.delay_seconds)
     faults.add_429_burst(spec.burst_429)
+    for injection in spec.inject:
+        faults.inject(injection.route, Injection(**injection.model_dump(exclude={"route"})))
     if spec.cut_downloads:
         faults.cut_downloads(spec.cut_downloads.after_bytes, spec.cut_downloads.count)
     if spec.wrong_length_downloads:

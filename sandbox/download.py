@@ -14,7 +14,7 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING, Protocol
 
 from sandbox import blobs
-from sandbox.faults import DownloadFault
+from sandbox.faults import DownloadFault, Injection
 
 if TYPE_CHECKING:
     from sandbox.api import SandboxServer
@@ -81,6 +81,9 @@ def _serve(out: Responder, sandbox: SandboxServer, path: str, query: dict[str, s
            range_header: str | None, head: bool) -> None:
     sandbox.stats.count("download")
     sandbox.stats.record_range(range_header)
+    injection = sandbox.faults.take_injection("download")
+    if injection is not None and _inject(out, sandbox, injection):
+        return
     delay = sandbox.faults.delay_for("download")
     if delay:
         time.sleep(delay)
@@ -107,6 +110,22 @@ def _serve(out: Responder, sandbox: SandboxServer, path: str, query: dict[str, s
     if sandbox.state.readings.ignore_range:
         range_header = None
     _stream(out, sandbox, backup, range_header, head, fault)
+
+
+def _inject(out: Responder, sandbox: SandboxServer, injection: Injection) -> bool:
+    """Wait, then fail as told (an S3 error, or ``reset``: no answer); False to serve normally."""
+    if injection.delay_seconds:
+        sandbox.stats.count("injected_delays")
+        time.sleep(injection.delay_seconds)
+    if injection.status is None:
+        return False
+    sandbox.stats.count("injected_errors")
+    if injection.answer == "reset":
+        out.cut()
+    else:
+        extra = {"Retry-After": f"{injection.retry_after:g}"} if injection.retry_after is not None else None
+        s3_error(out, injection.status, headers=extra)
+    return True
 
 
 def _stream(out: Responder, sandbox: SandboxServer, backup: BackupRecord, range_header: str | None,

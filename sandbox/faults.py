@@ -2,7 +2,9 @@
 
 Every random choice comes from one RNG seeded by the config, so a test that sets an error
 rate sees the same sequence of failures on every run. Download faults are counted down:
-"the next M downloads" are cut, lie about their length, or are refused.
+"the next M downloads" are cut, lie about their length, or are refused. So are injections
+(``inject``): the next N requests to a route wait, then fail with a status and a body shape
+(the gateway's, JSON, a proxy's HTML page) or lose their connection without an answer.
 """
 
 from __future__ import annotations
@@ -24,6 +26,24 @@ class RouteFault:
     delay_seconds: float = 0.0
 
 
+AnswerShape = Literal["gateway", "json", "html", "reset"]
+ANSWER_SHAPES: tuple[str, ...] = get_args(AnswerShape)
+
+
+@dataclass
+class Injection:
+    """The next ``times`` requests to a route wait ``delay_seconds``, then (with a ``status``)
+    fail: ``gateway`` as the sandbox's other faults answer, ``json`` a Scaleway error body, ``html``
+    a proxy's error page, ``reset`` the connection closed with no answer; ``retry_after`` adds
+    that header. ``status=None``: answered normally, after the delay (an answer slower than a timeout)."""
+
+    status: int | None = 500
+    times: int = 1
+    delay_seconds: float = 0.0
+    answer: AnswerShape = "gateway"
+    retry_after: float | None = None
+
+
 @dataclass(frozen=True)
 class DownloadFault:
     """What to do to one download: ``cut`` after N bytes, declare ``extra`` bytes
@@ -42,6 +62,7 @@ class Faults:
     routes: dict[str, RouteFault] = field(default_factory=dict)
     burst_429: int = 0
     _download: list[DownloadFault] = field(default_factory=list)
+    _injections: dict[str, list[Injection]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -63,6 +84,13 @@ class Faults:
         """The next ``count`` API requests get a bare 429, whatever the limiter says."""
         with self._lock:
             self.burst_429 += count
+
+    def inject(self, route: str, injection: Injection) -> None:
+        """Queue ``injection`` for the next requests to ``route``, after those already queued."""
+        if injection.answer not in ANSWER_SHAPES:
+            raise ValueError(f"unknown answer {injection.answer!r}; one of {', '.join(ANSWER_SHAPES)}")
+        with self._lock:
+            self._injections.setdefault(_known(route), []).append(injection)
 
     def cut_downloads(self, after_bytes: int, count: int = 1) -> None:
         self._queue(DownloadFault("cut", cut_after=after_bytes), count)
@@ -90,6 +118,7 @@ class Faults:
             self.routes.clear()
             self.burst_429 = 0
             self._download.clear()
+            self._injections.clear()
             self._rng = random.Random(self.seed)
 
     # --- deciding (called by the server for each request) --------------------------------------
@@ -113,6 +142,18 @@ class Faults:
                 return None
             return fault.status if self._rng.random() < fault.error_rate else None
 
+    def take_injection(self, route: str) -> Injection | None:
+        """The injection this request to ``route`` gets (counted down), or None."""
+        with self._lock:
+            queued = self._injections.get(route)
+            if not queued:
+                return None
+            injection = queued[0]
+            injection.times -= 1
+            if injection.times <= 0:
+                queued.pop(0)
+            return injection
+
     def take_download_fault(self) -> DownloadFault | None:
         with self._lock:
             return self._download.pop(0) if self._download else None
@@ -123,6 +164,7 @@ class Faults:
                 "routes": {name: vars(fault).copy() for name, fault in self.routes.items()},
                 "burst_429": self.burst_429,
                 "pending_download_faults": [vars(f).copy() for f in self._download],
+                "injections": {route: [vars(i).copy() for i in queued] for route, queued in self._injections.items() if queued},
             }
 
 
@@ -140,6 +182,7 @@ class Stats:
     ranges: list[str] = field(default_factory=list)  # the Range of each download request, in order
     rate_limited: int = 0
     injected_errors: int = 0
+    injected_delays: int = 0  # answers held back by an injection (then answered, or failed)
     download_bytes: int = 0
     refused_downloads: int = 0  # download requests answered 403 (a dead link, or a forbid fault)
     downloads_active: int = 0  # downloads being served right now
@@ -166,7 +209,7 @@ class Stats:
         with self._lock:
             self.requests.clear()
             self.ranges.clear()
-            self.rate_limited = self.injected_errors = self.download_bytes = self.exports = 0
+            self.rate_limited = self.injected_errors = self.injected_delays = self.download_bytes = self.exports = 0
             self.refused_downloads = 0
 
     def snapshot(self) -> dict[str, Any]:
@@ -175,6 +218,7 @@ class Stats:
                 "requests": {route: self.requests[route] for route in ROUTES},
                 "rate_limited": self.rate_limited,
                 "injected_errors": self.injected_errors,
+                "injected_delays": self.injected_delays,
                 "download_bytes": self.download_bytes,
                 "refused_downloads": self.refused_downloads,
                 "downloads_active": self.downloads_active,
