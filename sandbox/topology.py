@@ -21,10 +21,12 @@ import json
 import logging
 import os
 import secrets
+import signal
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -32,6 +34,7 @@ from shared.ledger import FOLDER as LEDGER_FOLDER
 from shared.observability import JsonFormatter
 from sandbox.processes import Children, free_port
 from sandbox.queue_trigger import QueueTrigger
+from sandbox.s3faults import S3FaultProxy
 from sandbox.sink import WebhookSink
 
 MOTO_REGION = "us-east-1"  # moto's SQS wants an AWS region name
@@ -69,6 +72,9 @@ class LocalChain:
     command_trigger: QueueTrigger | None = None  # command queue -> dispatch
     log_dir: Path = field(default_factory=Path)
     served: dict[str, str] = field(default_factory=dict)  # database name -> the file served as its backup
+    s3_faults: S3FaultProxy | None = None  # between copy and the bucket, when asked for
+    children: Children | None = None
+    copy_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     def fire_cron(self, body: dict[str, Any], timeout: float = 120.0) -> httpx.Response:
         """POST the cron trigger's input to dispatch, as the platform does: no bearer token."""
@@ -139,6 +145,17 @@ class LocalChain:
         in_flight = self.trigger.stats.snapshot()["in_flight"] if self.trigger else 0
         return sum(int(attrs[name]) for name in names) + in_flight
 
+    def crash_copy(self) -> None:
+        """SIGKILL the copy function (mid-invocation, as an instance that crashed) and start a fresh
+        one at the same address, as the platform would: the queue delivers the job to it again."""
+        assert self.children is not None and self.copy_url is not None
+        for child in [c for c in self.children.started if c.name.startswith("copy") and c.running()]:
+            os.killpg(child.process.pid, signal.SIGKILL)
+            child.process.wait(10)
+        restarts = sum(c.name.startswith("copy") for c in self.children.started)
+        start_function(self.children, "copy", self.copy_env, port=urlsplit(self.copy_url).port,
+                       log_name=f"copy-{restarts}")
+
     def dead_letters(self) -> int:
         if not (self.sqs and self.dlq_url):
             return 0
@@ -186,11 +203,12 @@ def create_queue(sqs: Any, name: str, visibility_seconds: int) -> tuple[str, str
     return sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"], dlq_url
 
 
-def start_function(children: Children, name: str, env: dict[str, str]) -> str:
-    port = free_port()
+def start_function(children: Children, name: str, env: dict[str, str], *, port: int | None = None,
+                   log_name: str | None = None) -> str:
+    port = port or free_port()
     args = ["-m", "functions_framework", "--target", name, "--source", "handlers/local.py",
             "--host", "127.0.0.1", "--port", str(port)]
-    child = children.start_python(name, args, env)
+    child = children.start_python(log_name or name, args, env)
     url = f"http://127.0.0.1:{port}/"
     child.wait_http(url + "health")
     return url
@@ -271,13 +289,16 @@ def local_chain(*, config: str = "demo", inline: bool = False, export_delay: flo
                 log_dir: Path | None = None, dispatch_env: dict[str, str] | None = None,
                 copy_env: dict[str, str] | None = None, served: dict[str, str] | None = None,
                 hooks_env: dict[str, str] | None = None, sandbox_args: list[str] | None = None,
-                local_hosts: list[str] | None = None) -> Iterator[LocalChain]:
+                local_hosts: list[str] | None = None, s3_faults: bool = False,
+                visibility_seconds: int | None = None) -> Iterator[LocalChain]:
     """Start the whole chain on loopback; everything is stopped when the block ends.
 
     ``dispatch_env`` and ``copy_env`` add settings to one function (e.g. ``REPLY_HOST_ALLOWLIST``);
     ``served`` maps database names to files the sandbox serves as their newest backups;
     ``sandbox_args`` are options of ``python -m sandbox`` (e.g. ``--locked-during-export``);
-    ``local_hosts`` are names the functions find on 127.0.0.1 (``sandbox/hosts``: a stand-in for DNS).
+    ``local_hosts`` are names the functions find on 127.0.0.1 (``sandbox/hosts``: a stand-in for DNS);
+    ``s3_faults`` puts an ``S3FaultProxy`` (``chain.s3_faults``) between copy and the bucket;
+    ``visibility_seconds``: how soon the job queue delivers again a job whose copy did not answer 2xx.
     Copy notices go to ``sink``; stale notices, run summaries and heartbeats to ``monitor``, so
     each can be counted on its own. ``hooks_env`` (e.g. ``SLACK_SIGNING_SECRET``) starts hooks, the
     command queue and its trigger, hooks getting dispatch's settings (not its heartbeat), then these."""
@@ -291,7 +312,9 @@ def local_chain(*, config: str = "demo", inline: bool = False, export_delay: flo
         s3 = _client("s3", moto)
         s3.create_bucket(Bucket=BUCKET)
         sqs = _client("sqs", moto)
-        queue_url, dlq_url = create_queue(sqs, QUEUE, COPY_TIMEOUT_SECONDS + 20) if not inline else (None, None)
+        visibility = visibility_seconds or COPY_TIMEOUT_SECONDS + 20
+        queue_url, dlq_url = create_queue(sqs, QUEUE, visibility) if not inline else (None, None)
+        proxy = stack.enter_context(S3FaultProxy(upstream=moto)) if s3_faults else None
         secret, target = sink_target(sink)
         _, watch_target = sink_target(monitor, "/hooks/watch", WATCH_EVENTS)
         watch_target["secret"] = secret  # one secret for the demo to check every signature with
@@ -307,10 +330,12 @@ def local_chain(*, config: str = "demo", inline: bool = False, export_delay: flo
         chain = LocalChain(api=api, s3=s3, bucket=BUCKET, sink=sink, webhook_secret=secret, monitor=monitor,
                            dispatch_url=start_function(children, "dispatch", dispatch_env),
                            auth_token=token, sqs=sqs, queue_url=queue_url, dlq_url=dlq_url, log_dir=children.log_dir,
-                           served=dict(served or {}))
+                           served=dict(served or {}), s3_faults=proxy)
         if not inline:
             # no bearer token: queue deliveries carry none
-            chain.copy_url = start_function(children, "copy", {**env, **copy_beat, **(copy_env or {})})
+            through = {"S3_ENDPOINT_URL": proxy.url} if proxy else {}
+            chain.children, chain.copy_env = children, {**env, **copy_beat, **through, **(copy_env or {})}
+            chain.copy_url = start_function(children, "copy", chain.copy_env)
             _log_to_file("sandbox.queue_trigger", children.log_dir / "queue-trigger.log", stack)
             chain.trigger = run_trigger(stack, children, QueueTrigger(sqs, queue_url, chain.copy_url, dlq_url=dlq_url))
         if hooks_env is not None:
