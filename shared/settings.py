@@ -127,6 +127,7 @@ class Settings(BaseSettings):
     # --- Notifications -------------------------------------------------------------------------
     # JSON list of {"url", "format", "secret", "events"}, parsed once into typed targets.
     notify_targets: Annotated[list[NotifyTarget], NoDecode] = Field(default_factory=list, repr=False)
+    notify_timeout_seconds: float = Field(default=15.0, gt=0, le=60)  # per attempt; a slow receiver is retried
     # Push-style heartbeats for an outside monitor; both URLs may hold a token.
     heartbeat_url: SecretStr | None = None
     heartbeat_url_template: SecretStr | None = None

@@ -104,7 +104,7 @@ class Notifier:
     def from_settings(cls, settings: Settings, extra: list[NotifyTarget] | None = None) -> Notifier:
         targets = list(settings.notify_targets) + list(extra or [])
         # No credentials, no redirects (a redirect could carry the body elsewhere), no .netrc.
-        http = httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False,
+        http = httpx.Client(timeout=httpx.Timeout(settings.notify_timeout_seconds, connect=5.0), follow_redirects=False,
                             trust_env=False, headers={"user-agent": USERNAME})
         return cls(http, targets)
 
