@@ -6,6 +6,7 @@ another process. Every call needs the sandbox token in ``X-Auth-Token``.
     {"routes": {"get_backup": {"error_rate": 0.5, "status": 503, "delay_seconds": 0.1}},
      "burst_429": 3, "cut_downloads": {"after_bytes": 1000, "count": 1},
      "wrong_length_downloads": {"count": 1, "extra_bytes": 1024}, "forbid_downloads": 1,
+     "redirect_downloads": {"location": "http://127.0.0.1:9/elsewhere", "count": 1},
      "expire_links": true, "advance_clock_seconds": 90000, "export_delay_seconds": 0,
      "link_ttl_seconds": 5, "readings": {"locked_during_export": true, "repeat_export": 412},
      "inject": [{"route": "get_backup", "status": 503, "times": 2, "answer": "html",
@@ -60,12 +61,18 @@ class InjectionSpec(_Strict):
     retry_after: float | None = Field(None, ge=0, le=3600)
 
 
+class RedirectSpec(_Strict):
+    location: str = Field(min_length=1, max_length=2048)
+    count: int = Field(1, ge=1)
+
+
 class FaultSpec(_Strict):
     routes: dict[RouteName, RouteFaultSpec] = Field(default_factory=dict)
     burst_429: int = Field(0, ge=0)
     cut_downloads: CutSpec | None = None
     wrong_length_downloads: WrongLengthSpec | None = None
     forbid_downloads: int = Field(0, ge=0)
+    redirect_downloads: RedirectSpec | None = None
     expire_links: bool = False
     advance_clock_seconds: float = Field(0.0, ge=0)
     export_delay_seconds: float | None = Field(None, ge=0)
@@ -88,6 +95,8 @@ def apply(sandbox: SandboxServer, spec: FaultSpec) -> None:
         faults.wrong_length_downloads(spec.wrong_length_downloads.count, spec.wrong_length_downloads.extra_bytes)
     if spec.forbid_downloads:
         faults.forbid_downloads(spec.forbid_downloads)
+    if spec.redirect_downloads:
+        faults.redirect_downloads(spec.redirect_downloads.location, spec.redirect_downloads.count)
     if spec.advance_clock_seconds:
         sandbox.state.advance(spec.advance_clock_seconds)
     if spec.export_delay_seconds is not None:
