@@ -51,12 +51,15 @@ def inject(chain: LocalChain, **spec: Any) -> dict[str, Any]:
 
 
 def clean_slate(chain: LocalChain) -> None:
-    """An empty bucket, no open upload, fresh sandbox state and counters, sinks and proxy reset."""
+    """An empty bucket and dead-letter queue, no open upload, fresh sandbox state and counters, sinks
+    and proxy reset."""
     wait_until(lambda: chain.jobs_pending() == 0, 30, chain.log_tails)
     for key in list(chain.stored()) + _ledger_keys(chain):
         chain.s3.delete_object(Bucket=chain.bucket, Key=key)
     for upload in chain.s3.list_multipart_uploads(Bucket=chain.bucket).get("Uploads", []):
         chain.s3.abort_multipart_upload(Bucket=chain.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+    if chain.sqs and chain.dlq_url:
+        chain.sqs.purge_queue(QueueUrl=chain.dlq_url)
     sandbox_control(chain, "/_sandbox/reset")
     chain.sink.reset()
     if chain.monitor:
