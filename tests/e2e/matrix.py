@@ -27,7 +27,9 @@ DATABASE = "shop"  # 48 KiB in the sandbox's default seed: one part, a copy in w
 SELECTION = {"database_names": [DATABASE]}
 # Settings both functions get in every matrix topology: short waits, quick redelivery.
 QUICK = {"API_TIMEOUT_SECONDS": "2", "LINK_WAIT_SECONDS": "10", "NOTIFY_TIMEOUT_SECONDS": "1"}
-VISIBILITY_SECONDS = 3  # the job queue delivers a job again this soon after a copy did not answer 2xx
+# The job queue delivers a job again this long after a copy did not answer 2xx: longer than any
+# copy of the matrix takes, retries and backoff included, so no job is delivered twice at once.
+VISIBILITY_SECONDS = 15
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, explain: Callable[[], str]) -> None:

@@ -13,13 +13,14 @@ from typing import Any, Iterator
 import pytest
 
 from sandbox.topology import LocalChain, local_chain
-from tests.e2e.matrix import (QUICK, VISIBILITY_SECONDS, assert_failed, assert_verified, clean_slate, run_chain)
+from tests.e2e.matrix import QUICK, assert_failed, assert_verified, clean_slate, run_chain
 
 
 @pytest.fixture(scope="module")
 def chain() -> Iterator[LocalChain]:
+    # a refused upload is delivered again (three tries in all) 4 s after each try
     with local_chain(config="default", export_delay=0.2, dispatch_env=QUICK, copy_env=QUICK, s3_faults=True,
-                     visibility_seconds=VISIBILITY_SECONDS) as running:
+                     visibility_seconds=4) as running:
         yield running
 
 
