@@ -33,7 +33,7 @@ from sandbox.processes import Child, Children, free_port
 from sandbox.records import BackupRecord, ExportRecord
 from sandbox.sink import WebhookSink
 from sandbox.state import DatabaseSpec, SandboxConfig
-from sandbox.topology import MOTO_REGION, function_env
+from sandbox.topology import COPY_EVENTS, MOTO_REGION, function_env
 from shared.keys import object_key
 from shared.models import CopyJob
 from shared.settings import DEFAULT_KEY_TEMPLATE
@@ -135,12 +135,15 @@ class Hostile:
         """A valid job for the latest backup of a sandbox database (``force``: copied even if there)."""
         db = self.sandbox.state.database_named(name)
         backup = self.sandbox.state.latest_backup(db.id)
-        key = object_key(DEFAULT_KEY_TEMPLATE, "", database_name=db.name, database_id=db.id, backup_id=backup.id,
-                         created_at=backup.created_at)
-        job = CopyJob(run_id="hostile", backup_id=backup.id, database_id=db.id, database_name=db.name,
-                      project_id=self.sandbox.project_id, region=self.sandbox.region,
-                      backup_created_at=backup.created_at, size=backup.size, db_size=backup.db_size, object_key=key,
-                      deadline=datetime.now(timezone.utc) + timedelta(hours=1), force=True)
+        fields = {"run_id": "hostile", "backup_id": backup.id, "database_id": db.id, "database_name": db.name,
+                  "project_id": self.sandbox.project_id, "region": self.sandbox.region,
+                  "backup_created_at": backup.created_at, "size": backup.size, "db_size": backup.db_size,
+                  "deadline": datetime.now(timezone.utc) + timedelta(hours=1), "force": True, **changes}
+        # the key copy derives from the settings: a job whose backup or name changed has that one
+        key = object_key(DEFAULT_KEY_TEMPLATE, "", database_name=fields["database_name"],
+                         database_id=fields["database_id"], backup_id=fields["backup_id"],
+                         created_at=fields["backup_created_at"])
+        job = CopyJob(**{"object_key": key, **{k: v for k, v in fields.items() if k in CopyJob.model_fields}})
         return {**json.loads(job.model_dump_json()), **changes}
 
     def log_tails(self) -> str:
@@ -150,7 +153,9 @@ class Hostile:
 def _settings(sandbox: SandboxServer, moto: str, sink: WebhookSink, log_dir: Any, queue_url: str) -> dict[str, str]:
     api = {"base_url": sandbox.base_url, "token": SECRETS.api_token, "project_id": sandbox.project_id,
            "organization_id": sandbox.organization_id, "region": sandbox.region}
-    target = {"url": sink.url + "/hooks/backups", "format": "generic", "secret": SECRETS.webhook_secret}
+    # the copies' notices only: a run's summary would be one more request to tell apart
+    target = {"url": sink.url + "/hooks/backups", "format": "generic", "secret": SECRETS.webhook_secret,
+              "events": COPY_EVENTS}
     env = function_env(api, moto, queue_url=queue_url, notify=[target], log_dir=log_dir)
     sandbox_port, sink_port = sandbox.base_url.rsplit(":", 1)[1], sink.url.rsplit(":", 1)[1]
     env.update({
