@@ -264,8 +264,15 @@ class ObjectStore:
         return [(p["PartNumber"], _strip(p["ETag"]), int(p["Size"])) for p in self._parts(key, upload_id)]
 
     def last_written(self, upload: OpenUpload) -> datetime | None:
-        """When an open upload last changed: its newest part, else its start."""
-        times = [p["LastModified"] for p in self._parts(upload.key, upload.upload_id) if p.get("LastModified")]
+        """When an open upload last changed: its newest part, else its start; now, when it is gone
+        since it was listed (another invocation completed or aborted it a moment ago)."""
+        try:
+            parts = self._parts(upload.key, upload.upload_id)
+        except StorageError as exc:
+            if exc.__cause__ is not None and error_code(exc.__cause__) == "NoSuchUpload":
+                return self._now()
+            raise
+        times = [p["LastModified"] for p in parts if p.get("LastModified")]
         if upload.initiated is not None:
             times.append(upload.initiated)
         return max(times, default=None)

@@ -45,6 +45,18 @@ def test_presigned_parts_complete_into_the_object(bucket: Bucket) -> None:
     assert store.list_open_uploads("shop/") == []
 
 
+def test_an_upload_gone_since_it_was_listed_was_written_just_now(bucket: Bucket) -> None:
+    # another invocation completed it between our listing and our look at its parts: a live copy
+    store = ObjectStore(bucket.s3, bucket.name)
+    upload_id, done = upload(store, "shop/z.dump", [b"z" * MiB])
+    (listed,) = store.list_open_uploads("shop/")
+    store.complete("shop/z.dump", upload_id, done)
+
+    written = store.last_written(listed)
+
+    assert written is not None and written >= listed.initiated
+
+
 def test_abort_leaves_no_upload(bucket: Bucket) -> None:
     store = ObjectStore(bucket.s3, bucket.name)
     upload_id, _ = upload(store, "shop/y.dump", [b"z" * MiB])
