@@ -66,7 +66,7 @@ def test_a_refused_link_is_exported_again(slate: LocalChain) -> None:
 
     assert_verified(slate, entry)
     stats = _stats(slate)
-    assert stats["refused_downloads"] == 1 and stats["exports"] == 2  # dispatch's export, then the copy's own
+    assert stats["refused_downloads"] == 1 and stats["exports"] >= 2  # dispatch's export, and the copy's anew
 
 
 def test_a_redirect_is_never_followed(slate: LocalChain) -> None:
