@@ -268,10 +268,8 @@ class ObjectStore:
         since it was listed (another invocation completed or aborted it a moment ago)."""
         try:
             parts = self._parts(upload.key, upload.upload_id)
-        except StorageError as exc:
-            if exc.__cause__ is not None and error_code(exc.__cause__) == "NoSuchUpload":
-                return self._now()
-            raise
+        except UploadGone:
+            return self._now()
         times = [p["LastModified"] for p in parts if p.get("LastModified")]
         if upload.initiated is not None:
             times.append(upload.initiated)
