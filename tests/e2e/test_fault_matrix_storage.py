@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 
 from sandbox.topology import LocalChain, local_chain
-from tests.e2e.matrix import QUICK, assert_failed, assert_verified, clean_slate, run_chain
+from tests.e2e.matrix import QUICK, assert_failed, assert_verified, clean_slate, run_chain, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +83,7 @@ def test_a_store_that_refuses_the_upload_leaves_nothing_and_says_so(slate: Local
     assert fault["said"] in failure["message"]
     # a store's refusal may be mended (a bucket created, a policy fixed): each delivery tries, and
     # tells, again (one notice id); after the queue's last try the job waits in the dead-letter queue
-    assert slate.dead_letters() >= 1 and len(slate.notifications()) >= 2
+    wait_until(lambda: slate.dead_letters() >= 1, 10, slate.log_tails)  # the trigger's last word on the job
+    assert len(slate.notifications()) >= 2
     if fault["op"] == "upload_part":
         assert 204 in proxy.seen("abort")  # the uploads it had started were aborted
