@@ -15,12 +15,13 @@ copy notifies before it answers, so every notice has arrived by then.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import httpx
+import pytest
 
 from sandbox.blobs import sha256_hex
-from sandbox.topology import LocalChain
+from sandbox.topology import LocalChain, local_chain
 from shared.keys import META_SHA256
 
 DATABASE = "shop"  # 48 KiB in the sandbox's default seed: one part, a copy in well under a second
@@ -114,3 +115,20 @@ def assert_failed(chain: LocalChain, entry: dict[str, Any], code: str) -> dict[s
     assert {failure["code"] for failure in failures} == {code}, failures
     assert all(failure["message"] and failure["tried"] for failure in failures)
     return failures[-1]
+
+
+def matrix_chain(**options: Any) -> Any:
+    """A module's chain: one served topology per family, the quick settings on both functions."""
+    @pytest.fixture(scope="module")
+    def chain() -> Iterator[LocalChain]:
+        with local_chain(config="default", export_delay=0.2, dispatch_env=QUICK, copy_env=QUICK,
+                         **options) as running:
+            yield running
+    return chain
+
+
+@pytest.fixture
+def slate(chain: LocalChain) -> LocalChain:
+    """The module's chain, reset before the case (``clean_slate``)."""
+    clean_slate(chain)
+    return chain

@@ -8,26 +8,17 @@ copied and the run says which permission is missing.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
 
-from sandbox.topology import LocalChain, local_chain
-from tests.e2e.matrix import QUICK, SELECTION, VISIBILITY_SECONDS, assert_verified, clean_slate, inject, run_chain
+from sandbox.topology import LocalChain
+from tests.e2e.matrix import slate  # noqa: F401  (a fixture the cases take)
+from tests.e2e.matrix import SELECTION, VISIBILITY_SECONDS, assert_verified, inject, matrix_chain, run_chain
 
 
-@pytest.fixture(scope="module")
-def chain() -> Iterator[LocalChain]:
-    with local_chain(config="default", export_delay=0.2, dispatch_env=QUICK, copy_env=QUICK,
-                     visibility_seconds=VISIBILITY_SECONDS) as running:
-        yield running
-
-
-@pytest.fixture
-def slate(chain: LocalChain) -> LocalChain:
-    clean_slate(chain)
-    return chain
+chain = matrix_chain(visibility_seconds=VISIBILITY_SECONDS)
 
 
 def _injected(status: int | None, answer: str = "gateway", times: int = 2, **more: Any) -> dict[str, Any]:

@@ -7,27 +7,17 @@ all carry one ``webhook-id``.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
 
-from sandbox.topology import LocalChain, local_chain
-from tests.e2e.matrix import DATABASE, QUICK, SELECTION, assert_verified, clean_slate, inject, wait_until
+from sandbox.topology import LocalChain
+from tests.e2e.matrix import slate  # noqa: F401  (a fixture the cases take)
+from tests.e2e.matrix import DATABASE, SELECTION, assert_verified, inject, matrix_chain, wait_until
 
-
-@pytest.fixture(scope="module")
-def chain() -> Iterator[LocalChain]:
-    # a job whose copy did not answer 2xx (killed, or "in progress" elsewhere) comes back in 5 s
-    with local_chain(config="default", export_delay=0.2, dispatch_env=QUICK, copy_env=QUICK, s3_faults=True,
-                     visibility_seconds=5) as running:
-        yield running
-
-
-@pytest.fixture
-def slate(chain: LocalChain) -> LocalChain:
-    clean_slate(chain)
-    return chain
+# a job whose copy did not answer 2xx (killed, or "in progress" elsewhere) comes back in 5 s
+chain = matrix_chain(s3_faults=True, visibility_seconds=5)
 
 
 def test_the_same_job_three_times_at_once_ends_in_one_verified_copy(slate: LocalChain) -> None:

@@ -15,23 +15,13 @@ import pytest
 
 from sandbox.sink import WebhookSink
 from sandbox.topology import LocalChain, local_chain
-from tests.e2e.matrix import (QUICK, VISIBILITY_SECONDS, assert_failed, assert_verified, clean_slate, inject,
-                              run_chain)
+from tests.e2e.matrix import slate  # noqa: F401  (a fixture the cases take)
+from tests.e2e.matrix import (QUICK, VISIBILITY_SECONDS, assert_failed, assert_verified, inject, matrix_chain,
+                               run_chain)
 
 SIZE = 48 * 1024  # shop's latest backup
 
-
-@pytest.fixture(scope="module")
-def chain() -> Iterator[LocalChain]:
-    with local_chain(config="default", export_delay=0.2, dispatch_env=QUICK, copy_env=QUICK,
-                     visibility_seconds=VISIBILITY_SECONDS) as running:
-        yield running
-
-
-@pytest.fixture
-def slate(chain: LocalChain) -> LocalChain:
-    clean_slate(chain)
-    return chain
+chain = matrix_chain(visibility_seconds=VISIBILITY_SECONDS)
 
 
 MENDED = {

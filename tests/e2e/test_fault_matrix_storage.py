@@ -8,26 +8,17 @@ ends with nothing at the key, no upload left open and a failure notice naming th
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from sandbox.topology import LocalChain, local_chain
-from tests.e2e.matrix import QUICK, assert_failed, assert_verified, clean_slate, run_chain, wait_until
+from sandbox.topology import LocalChain
+from tests.e2e.matrix import slate  # noqa: F401  (a fixture the cases take)
+from tests.e2e.matrix import assert_failed, assert_verified, matrix_chain, run_chain, wait_until
 
 
-@pytest.fixture(scope="module")
-def chain() -> Iterator[LocalChain]:
-    # a refused upload is delivered again (three tries in all) 4 s after each try
-    with local_chain(config="default", export_delay=0.2, dispatch_env=QUICK, copy_env=QUICK, s3_faults=True,
-                     visibility_seconds=4) as running:
-        yield running
-
-
-@pytest.fixture
-def slate(chain: LocalChain) -> LocalChain:
-    clean_slate(chain)
-    return chain
+# a refused upload is delivered again (three tries in all) 4 s after each try
+chain = matrix_chain(s3_faults=True, visibility_seconds=4)
 
 
 PASSING = {

@@ -7,26 +7,17 @@ stop at the first 2xx, and a 410 (the endpoint is gone) is never retried.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from sandbox.topology import NOTICE_PATH, LocalChain, local_chain
-from tests.e2e.matrix import QUICK, VISIBILITY_SECONDS, assert_verified, clean_slate, run_chain
+from sandbox.topology import NOTICE_PATH, LocalChain
+from tests.e2e.matrix import slate  # noqa: F401  (a fixture the cases take)
+from tests.e2e.matrix import VISIBILITY_SECONDS, assert_verified, matrix_chain, run_chain
 
 
-@pytest.fixture(scope="module")
-def chain() -> Iterator[LocalChain]:
-    with local_chain(config="default", export_delay=0.2, dispatch_env=QUICK, copy_env=QUICK,
-                     visibility_seconds=VISIBILITY_SECONDS) as running:
-        yield running
-
-
-@pytest.fixture
-def slate(chain: LocalChain) -> LocalChain:
-    clean_slate(chain)
-    return chain
+chain = matrix_chain(visibility_seconds=VISIBILITY_SECONDS)
 
 
 # the receiver's answers, in order -> the statuses the copy must have met (None: no answer in time)
