@@ -13,20 +13,11 @@ from sandbox import blobs
 from sandbox.api import SandboxServer
 from shared.copying.run import run_job
 from shared.restore.tools import find_tool
-from tests.fixtures.cli import cli_settings, invoke
+from tests.fixtures.cli import invoke
+from tests.fixtures.cli import env, sandbox  # noqa: F401  (fixtures)
 from tests.fixtures.copying import Bucket, fast_clients, job_for, make_settings
 
 NO_TOKEN = "00000000-0000-0000-0000-000000000000"
-
-
-@pytest.fixture
-def sandbox(sandbox_factory) -> SandboxServer:
-    return sandbox_factory(export_delay_seconds=0.0)
-
-
-@pytest.fixture
-def env(sandbox: SandboxServer, bucket: Bucket) -> dict[str, str]:
-    return cli_settings(sandbox, bucket=bucket.name, s3=bucket.endpoint)
 
 
 @pytest.fixture

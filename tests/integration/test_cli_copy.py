@@ -15,19 +15,10 @@ from sandbox import blobs
 from sandbox.api import SandboxServer
 from shared.copying.run import run_job
 from tests.fixtures.cli import ROOT, cli_settings, invoke
-from tests.fixtures.copying import Bucket, fast_clients, job_for, make_settings
+from tests.fixtures.cli import env, sandbox  # noqa: F401  (fixtures)
+from tests.fixtures.copying import fast_clients, job_for, make_settings
 
 UNKNOWN = "6f1c1f3e-0000-4000-8000-000000000000"
-
-
-@pytest.fixture
-def sandbox(sandbox_factory) -> SandboxServer:
-    return sandbox_factory(export_delay_seconds=0.0)
-
-
-@pytest.fixture
-def env(sandbox: SandboxServer, bucket: Bucket) -> dict[str, str]:
-    return cli_settings(sandbox, bucket=bucket.name, s3=bucket.endpoint)
 
 
 def latest_of(sandbox: SandboxServer, name: str):

@@ -8,8 +8,6 @@ import hashlib
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from sandbox import blobs
 from sandbox.api import SandboxServer
 from sandbox.processes import free_port
@@ -17,17 +15,8 @@ from shared.copying.run import run_job
 from shared.keys import copy_metadata, object_key
 from shared.settings import DEFAULT_KEY_TEMPLATE
 from tests.fixtures.cli import cli_settings, invoke
+from tests.fixtures.cli import env, sandbox  # noqa: F401  (fixtures)
 from tests.fixtures.copying import Bucket, fast_clients, job_for, make_settings, s3_client
-
-
-@pytest.fixture
-def sandbox(sandbox_factory) -> SandboxServer:
-    return sandbox_factory(export_delay_seconds=0.0)
-
-
-@pytest.fixture
-def env(sandbox: SandboxServer, bucket: Bucket) -> dict[str, str]:
-    return cli_settings(sandbox, bucket=bucket.name, s3=bucket.endpoint)
 
 
 def copy_backup(sandbox: SandboxServer, bucket: Bucket, name: str, days_ago: int = 0) -> str:
