@@ -146,13 +146,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _inject(self, sandbox: SandboxServer, injection: Injection, extra: dict[str, str]) -> bool:
         """Wait, then fail as told; False when the request is answered normally after the wait."""
-        if injection.delay_seconds:
-            sandbox.stats.count("injected_delays")
-            time.sleep(injection.delay_seconds)
-        if injection.status is None:
+        if not injection.wait_then_fail(sandbox.stats):
             return False
-        sandbox.stats.count("injected_errors")
         status = injection.status
+        assert status is not None
         if injection.retry_after is not None:
             extra = {**extra, "Retry-After": f"{injection.retry_after:g}"}
         if injection.answer == "reset":

@@ -114,12 +114,8 @@ def _serve(out: Responder, sandbox: SandboxServer, path: str, query: dict[str, s
 
 def _inject(out: Responder, sandbox: SandboxServer, injection: Injection) -> bool:
     """Wait, then fail as told (an S3 error, or ``reset``: no answer); False to serve normally."""
-    if injection.delay_seconds:
-        sandbox.stats.count("injected_delays")
-        time.sleep(injection.delay_seconds)
-    if injection.status is None:
+    if not injection.wait_then_fail(sandbox.stats):
         return False
-    sandbox.stats.count("injected_errors")
     if injection.answer == "reset":
         out.cut()
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -42,6 +43,17 @@ class Injection:
     delay_seconds: float = 0.0
     answer: AnswerShape = "gateway"
     retry_after: float | None = None
+
+    def wait_then_fail(self, stats: Any) -> bool:
+        """Wait as told (counted in ``injected_delays``); True when the request must then fail
+        (counted in ``injected_errors``), False when it is answered normally."""
+        if self.delay_seconds:
+            stats.count("injected_delays")
+            time.sleep(self.delay_seconds)
+        if self.status is None:
+            return False
+        stats.count("injected_errors")
+        return True
 
 
 @dataclass(frozen=True)
